@@ -1,0 +1,19 @@
+//! ecs-operator: a Kubernetes operator for ECS clusters whose per-component logic and Tier-2
+//! providers are sandboxed WebAssembly plugins.
+//!
+//! - [`crd`]: the `ECSCluster` CRD.
+//! - [`runtime`]: the wasmtime plugin runtime (limits, compile cache, typed faults).
+//! - [`plugins`]: built-in and dropped-in plugins, capability grants.
+//! - [`policy`]: what a plugin's output may contain; stamps labels and owner references.
+//! - [`pipeline`]: manifest admission and the render core (spec + observed -> desired objects).
+//! - [`testcases`]: the recorded-spec runner; [`output`]: printing; [`cli`]: the command line.
+
+pub mod cli;
+pub mod crd;
+pub mod output;
+pub mod pipeline;
+pub mod plugins;
+pub mod policy;
+pub mod runtime;
+pub mod telemetry;
+pub mod testcases;

@@ -6,6 +6,7 @@ use crate::model::{self, FieldError, PluginError};
 use serde_json::Value;
 
 pub mod reconciler {
+    #![allow(clippy::too_many_arguments)] // generated lifting code
     wit_bindgen::generate!({
         world: "reconciler",
         path: "../../wit",
@@ -16,6 +17,7 @@ pub mod reconciler {
 }
 
 pub mod tier2 {
+    #![allow(clippy::too_many_arguments)] // generated lifting code
     wit_bindgen::generate!({
         world: "tier2-provider",
         path: "../../wit",

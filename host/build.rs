@@ -1,0 +1,53 @@
+//! Embeds the built-in plugins (built beforehand by `make plugins` into
+//! `<target>/wasm32-wasip2/plugin/`) and their sha256 digests, so start-up does no hashing.
+
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::{env, fs};
+
+/// (plugin name, crate artifact name).
+const BUILTINS: &[(&str, &str)] = &[
+    ("bookkeeper", "ecs_plugin_bookkeeper"),
+    ("controller", "ecs_plugin_controller"),
+    ("node", "ecs_plugin_node"),
+    ("tier2-nfs", "ecs_plugin_tier2_nfs"),
+    ("tier2-filestore", "ecs_plugin_tier2_filestore"),
+    ("tier2-hdfs", "ecs_plugin_tier2_hdfs"),
+    ("tier2-ecs", "ecs_plugin_tier2_ecs"),
+];
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { manifest.join("..").join(p) })
+        .unwrap_or_else(|| manifest.join("../target"));
+    let wasm_dir = env::var_os("ECS_PLUGIN_WASM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target.join("wasm32-wasip2/plugin"));
+    println!("cargo:rerun-if-env-changed=ECS_PLUGIN_WASM_DIR");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    println!("cargo:rustc-env=ECS_PLUGIN_WASM_DIR={}", wasm_dir.display());
+
+    let mut code = String::from("/// Built-in plugins: (file name, sha256, wasm).\npub static BUILTIN_PLUGINS: &[(&str, &str, &[u8])] = &[\n");
+    let mut missing = Vec::new();
+    for (name, artifact) in BUILTINS {
+        let path = wasm_dir.join(format!("{artifact}.wasm"));
+        println!("cargo:rerun-if-changed={}", path.display());
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                code.push_str(&format!("    ({name:?}, {digest:?}, include_bytes!({:?})),\n", path.display().to_string()));
+            }
+            Err(_) => missing.push(path.display().to_string()),
+        }
+    }
+    code.push_str("];\n");
+    // Without them the binary still builds (so `cargo check` works on a fresh clone), but refuses to
+    // start until they are embedded: `make build` builds the plugins first.
+    for path in &missing {
+        println!("cargo:warning=built-in plugin not embedded (run `make plugins` first): {path}");
+    }
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("builtin_plugins.rs");
+    fs::write(out, code).unwrap();
+}

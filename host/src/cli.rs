@@ -1,0 +1,299 @@
+//! The `ecs-operator` command line: thin handlers over the library.
+
+use crate::output::{self, Format};
+use crate::pipeline::{self, RenderError, load};
+use crate::plugins::{Grants, PluginSet};
+use crate::runtime::{CompileCache, Limits, Runtime};
+use crate::testcases::{self, Verdict};
+use crate::{crd, telemetry};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit codes: 0 success, 1 usage/IO/test failure, 2 invalid spec, 3 plugin fault or policy violation.
+pub mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const INVALID_SPEC: u8 = 2;
+    pub const PLUGIN_FAULT: u8 = 3;
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "ecs-operator", version, about = "Kubernetes operator for ECS clusters, with sandboxed WebAssembly plugins")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "ECS_LOG_FORMAT")]
+    pub log_format: telemetry::LogFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print every object the operator would apply for an ECSCluster, computed offline by the plugins.
+    Render(RenderArgs),
+    /// Check an ECSCluster manifest as admission and the plugins would; print one line per problem.
+    Validate(ValidateArgs),
+    /// Print the ECSCluster CustomResourceDefinition.
+    Crd,
+    /// Inspect the loaded plugins.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Run recorded-spec cases (cluster.yaml [+ observed.yaml] -> expected.yaml | expected-error.txt).
+    Test(TestArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginsCommand {
+    /// Name, kind, version, contract, sha256 and source of every plugin.
+    List(PluginArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PluginArgs {
+    /// Directory of extra plugins (`*.wasm`); a plugin named like a built-in replaces it.
+    #[arg(long, env = "ECS_PLUGIN_DIR")]
+    pub plugin_dir: Option<PathBuf>,
+    /// Grant a capability to a plugin, e.g. `my-tier2=emits:PersistentVolume` (repeatable).
+    #[arg(long = "grant", value_name = "PLUGIN=CAPABILITY", value_parser = parse_grant)]
+    pub grants: Vec<(String, String)>,
+    /// Wall-clock limit of one plugin call, in milliseconds.
+    #[arg(long, default_value_t = 1000, env = "ECS_PLUGIN_TIMEOUT_MS")]
+    pub plugin_timeout_ms: u64,
+    /// Memory limit of one plugin call, in MiB.
+    #[arg(long, default_value_t = 64, env = "ECS_PLUGIN_MEMORY_MIB")]
+    pub plugin_memory_mib: usize,
+    /// Output limit of one plugin call, in KiB.
+    #[arg(long, default_value_t = 4096, env = "ECS_PLUGIN_OUTPUT_KIB")]
+    pub plugin_output_kib: usize,
+    /// Compiled-plugin cache directory (default: $XDG_CACHE_HOME/ecs-operator/plugins).
+    #[arg(long, env = "ECS_OPERATOR_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile plugins on every start instead of using the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// The ECSCluster manifest (YAML or JSON; `-` for stdin).
+    #[arg(short = 'f', long = "filename")]
+    pub file: PathBuf,
+    /// Live objects (e.g. `kubectl get -o yaml` output) the plugins see as observed state.
+    #[arg(long)]
+    pub observed: Option<PathBuf>,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+    pub format: Format,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    #[arg(short = 'f', long = "filename")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Case directories, or folders of them (default: tests/cases).
+    pub cases: Vec<PathBuf>,
+    /// Rewrite the golden files with what is rendered now.
+    #[arg(long)]
+    pub update: bool,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+fn parse_grant(s: &str) -> Result<(String, String), String> {
+    let (plugin, cap) = s.split_once('=').ok_or("expected PLUGIN=CAPABILITY")?;
+    if plugin.is_empty() || cap.is_empty() {
+        return Err("expected PLUGIN=CAPABILITY".into());
+    }
+    Ok((plugin.to_string(), cap.to_string()))
+}
+
+impl PluginArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            deadline: Duration::from_millis(self.plugin_timeout_ms),
+            memory_bytes: self.plugin_memory_mib << 20,
+            output_bytes: self.plugin_output_kib << 10,
+            ..Limits::default()
+        }
+    }
+
+    /// Loads the built-in and `--plugin-dir` plugins.
+    pub fn load(&self) -> Result<PluginSet, Failure> {
+        let cache = if self.no_cache { None } else { self.cache_dir.clone().or_else(CompileCache::default_dir) };
+        let runtime = Runtime::new(self.limits(), cache).map_err(|e| Failure::plugin(e.to_string()))?;
+        PluginSet::load(runtime, self.plugin_dir.as_deref(), Grants::new(self.grants.clone()))
+            .map_err(|e| Failure::plugin(e.to_string()))
+    }
+}
+
+/// A failed command: its exit code and what to print on stderr.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure { code, message: message.into() }
+    }
+    fn plugin(message: impl Into<String>) -> Self {
+        Failure::new(exit::PLUGIN_FAULT, message)
+    }
+    fn invalid(errors: &[ecs_plugin_sdk::FieldError]) -> Self {
+        Failure::new(exit::INVALID_SPEC, testcases::field_error_lines(errors))
+    }
+}
+
+impl From<RenderError> for Failure {
+    fn from(e: RenderError) -> Self {
+        let code = match e {
+            RenderError::Invalid(_) => exit::INVALID_SPEC,
+            RenderError::Plugin(_) | RenderError::Policy(_) => exit::PLUGIN_FAULT,
+        };
+        Failure::new(code, testcases::error_text(&e))
+    }
+}
+
+fn read_input(path: &Path) -> Result<String, Failure> {
+    let result = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    result.map_err(|e| Failure::new(exit::FAILURE, format!("reading {}: {e}", path.display())))
+}
+
+fn print(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
+        // A closed pipe (`| head`) is not an error of ours.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::new(exit::FAILURE, e.to_string())),
+        _ => Ok(()),
+    }
+}
+
+fn admitted_cluster(path: &Path) -> Result<ecs_plugin_sdk::Cluster, Failure> {
+    let manifest = read_input(path)?;
+    let raw = load::cluster_document(&manifest).map_err(|e| Failure::invalid(&e))?;
+    let cr = load::admit(&raw).map_err(|e| Failure::invalid(&e))?;
+    Ok(load::plugin_cluster(&cr))
+}
+
+pub fn render(args: &RenderArgs) -> Result<(), Failure> {
+    let cluster = admitted_cluster(&args.file)?;
+    let observed = match &args.observed {
+        Some(path) => load::documents(&read_input(path)?)
+            .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", path.display())))?,
+        None => Vec::new(),
+    };
+    let plugins = args.plugins.load()?;
+    let versions = pipeline::target_versions(&cluster);
+    let rendered = pipeline::render(&plugins, &cluster, &observed, &versions)?;
+    for e in &rendered.events {
+        tracing::info!(plugin = %e.plugin, reason = %e.event.reason, "{}", e.event.message);
+    }
+    print(&output::render(&rendered.objects, args.format))
+}
+
+pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
+    let cluster = admitted_cluster(&args.file)?;
+    let plugins = args.plugins.load()?;
+    let errors = pipeline::validate(&plugins, &cluster)?;
+    if !errors.is_empty() {
+        return Err(Failure::invalid(&errors));
+    }
+    print(&format!("{}/{}: valid\n", cluster.namespace, cluster.name))
+}
+
+pub fn plugins_list(args: &PluginArgs) -> Result<(), Failure> {
+    let plugins = args.load()?;
+    let mut text = String::from("NAME\tKIND\tVERSION\tCONTRACT\tCOMPONENT\tSHA256\tSOURCE\tCAPABILITIES\n");
+    for p in plugins.iter() {
+        let kind = match p.info.kind {
+            ecs_plugin_sdk::PluginKind::Reconciler => "reconciler",
+            ecs_plugin_sdk::PluginKind::Tier2Provider => "tier2-provider",
+        };
+        let granted = plugins.grants.effective(p);
+        let caps: Vec<String> = p
+            .info
+            .capabilities
+            .iter()
+            .map(|c| if granted.contains(c) { c.clone() } else { format!("{c} (not granted)") })
+            .collect();
+        text.push_str(&format!(
+            "{}\t{kind}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            p.info.name,
+            p.info.version,
+            p.info.contract,
+            p.info.component,
+            p.sha256,
+            p.source,
+            if caps.is_empty() { "-".to_string() } else { caps.join(",") }
+        ));
+    }
+    print(&text)
+}
+
+pub fn test(args: &TestArgs) -> Result<(), Failure> {
+    let paths = if args.cases.is_empty() { vec![PathBuf::from("tests/cases")] } else { args.cases.clone() };
+    let cases = testcases::discover(&paths).map_err(|e| Failure::new(exit::FAILURE, e))?;
+    let plugins = args.plugins.load()?;
+    let (mut passed, mut failed, mut updated) = (0, 0, 0);
+    let mut report = String::new();
+    for case in &cases {
+        match testcases::check_case(&plugins, case, args.update) {
+            Verdict::Pass => {
+                passed += 1;
+                report.push_str(&format!("PASS {}\n", case.display()));
+            }
+            Verdict::Updated => {
+                updated += 1;
+                report.push_str(&format!("UPDATED {}\n", case.display()));
+            }
+            Verdict::Fail(why) => {
+                failed += 1;
+                report.push_str(&format!("FAIL {}\n{why}\n", case.display()));
+            }
+        }
+    }
+    let summary = if args.update {
+        format!("{updated} updated, {failed} failed\n")
+    } else {
+        format!("{passed} passed, {failed} failed\n")
+    };
+    print(&(report + &summary))?;
+    if failed > 0 { Err(Failure::new(exit::FAILURE, format!("{failed} case(s) failed"))) } else { Ok(()) }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    telemetry::init(cli.log_format);
+    let result = match &cli.command {
+        Command::Render(args) => render(args),
+        Command::Validate(args) => validate(args),
+        Command::Crd => print(&crd::crd_yaml()),
+        Command::Plugins { command: PluginsCommand::List(args) } => plugins_list(args),
+        Command::Test(args) => test(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprint!("{}", failure.message);
+            if !failure.message.ends_with('\n') {
+                eprintln!();
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}

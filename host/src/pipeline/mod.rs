@@ -1,0 +1,8 @@
+//! From an `ECSCluster` to the objects that should exist: `load` reads and admits manifests offline,
+//! `schema` holds the CRD checks, `render` runs the plugins and the output policy.
+
+pub mod load;
+pub mod render;
+pub mod schema;
+
+pub use render::{PluginEvent, RenderError, Rendered, render, target_versions, validate};

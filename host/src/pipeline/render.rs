@@ -1,0 +1,197 @@
+//! The reconcile core, shared by `ecs-operator render` and the controller: validate the spec with
+//! the plugins, call the Tier-2 provider, then each component reconciler, and pass every plan
+//! through the output policy. No I/O besides plugin calls; the result is the complete desired state.
+
+use super::load::sorted;
+use crate::plugins::{PluginSet, RECONCILERS};
+use crate::policy::{self, PolicyContext, PolicyViolation};
+use crate::runtime::{Fault, Plugin, PluginCallError};
+use ecs_plugin_sdk::k8s::{LABEL_CLUSTER, LABEL_COMPONENT};
+use ecs_plugin_sdk::spec::Tier2Spec;
+use ecs_plugin_sdk::{Cluster, ComponentStatus, Event, FieldError, ReconcileInput, Tier2Input, Versions};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// An event a plugin asked for, with the plugin's name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginEvent {
+    pub plugin: String,
+    pub event: Event,
+}
+
+/// The desired state of one cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    /// Every object, stamped, in apply order.
+    pub objects: Vec<Value>,
+    /// One per component reconciler, in the order they ran.
+    pub components: Vec<ComponentStatus>,
+    pub events: Vec<PluginEvent>,
+    pub versions: Versions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("invalid spec:\n{}", lines(.0))]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Plugin(#[from] PluginCallError),
+    #[error(transparent)]
+    Policy(#[from] PolicyViolation),
+}
+
+fn lines(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+}
+
+/// The version each component runs (upgrades are orchestrated by the controller, which passes its
+/// own; offline it is the spec's target).
+pub fn target_versions(cluster: &Cluster) -> Versions {
+    let spec = &cluster.spec;
+    Versions {
+        bookkeeper: spec.target_version(&spec.bookkeeper.image),
+        controller: spec.target_version(&spec.ecs.image),
+        node: spec.target_version(&spec.ecs.image),
+    }
+}
+
+/// Observed objects that belong to `component` of this cluster.
+fn owned_by(observed: &[Value], cluster: &str, component: &str) -> Vec<Value> {
+    observed
+        .iter()
+        .filter(|o| {
+            let labels = o.pointer("/metadata/labels");
+            labels.and_then(|l| l.get(LABEL_CLUSTER)).and_then(Value::as_str) == Some(cluster)
+                && labels.and_then(|l| l.get(LABEL_COMPONENT)).and_then(Value::as_str) == Some(component)
+        })
+        .cloned()
+        .collect()
+}
+
+struct Tier2Choice<'a> {
+    plugin: &'a Plugin,
+    input: Tier2Input,
+}
+
+fn choose_tier2<'a>(plugins: &'a PluginSet, cluster: &Cluster, observed: &[Value]) -> Result<Tier2Choice<'a>, RenderError> {
+    let mut selections = cluster.spec.ecs.tier2.selections();
+    if selections.len() != 1 {
+        return Err(RenderError::Invalid(vec![FieldError::new(
+            Tier2Spec::PATH,
+            "exactly one Tier-2 provider must be set: filesystem, filestore, hdfs, ecs or plugin",
+        )]));
+    }
+    let selection = selections.remove(0);
+    let plugin = plugins
+        .get(&selection.plugin)
+        .filter(|p| p.info.kind == ecs_plugin_sdk::PluginKind::Tier2Provider)
+        .ok_or_else(|| {
+            let path = if cluster.spec.ecs.tier2.plugin.is_some() {
+                format!("{}.plugin.name", Tier2Spec::PATH)
+            } else {
+                selection.config_path.clone()
+            };
+            RenderError::Invalid(vec![FieldError::new(
+                path,
+                format!(
+                    "no loaded Tier-2 plugin is named {:?} (loaded: {})",
+                    selection.plugin,
+                    plugins.tier2_names().join(", ")
+                ),
+            )])
+        })?;
+    let input = Tier2Input {
+        cluster: cluster.clone(),
+        config: selection.config,
+        config_path: selection.config_path,
+        observed: owned_by(observed, &cluster.name, &plugin.info.component),
+    };
+    Ok(Tier2Choice { plugin, input })
+}
+
+fn reconciler<'a>(plugins: &'a PluginSet, name: &str) -> &'a Plugin {
+    plugins.get(name).expect("PluginSet::load guarantees the reconcilers")
+}
+
+/// Every problem the plugins find in the spec (sorted); empty when the spec is valid.
+pub fn validate(plugins: &PluginSet, cluster: &Cluster) -> Result<Vec<FieldError>, RenderError> {
+    let tier2 = match choose_tier2(plugins, cluster, &[]) {
+        Ok(choice) => Some(choice),
+        Err(RenderError::Invalid(errors)) => return Ok(errors),
+        Err(e) => return Err(e),
+    };
+    let mut errors = Vec::new();
+    for name in RECONCILERS {
+        errors.extend(plugins.runtime.validate_cluster(reconciler(plugins, name), cluster)?);
+    }
+    if let Some(choice) = tier2 {
+        errors.extend(plugins.runtime.validate_tier2(choice.plugin, &choice.input)?);
+    }
+    Ok(sorted(errors))
+}
+
+fn enforce(plugins: &PluginSet, cluster: &Cluster, plugin: &Plugin, objects: Vec<Value>) -> Result<Vec<Value>, PolicyViolation> {
+    let granted = plugins.grants.effective(plugin);
+    let ctx = PolicyContext {
+        cluster: &cluster.name,
+        namespace: &cluster.namespace,
+        uid: &cluster.uid,
+        plugin: &plugin.info.name,
+        component: &plugin.info.component,
+        granted: &granted,
+    };
+    policy::enforce(&ctx, objects)
+}
+
+/// A plugin that rejects its input reports field errors, like a spec that fails validation.
+fn invalid_input(e: PluginCallError) -> RenderError {
+    match e.fault {
+        Fault::InvalidInput(errors) => RenderError::Invalid(sorted(errors)),
+        _ => RenderError::Plugin(e),
+    }
+}
+
+/// The complete desired state of `cluster`, given what is observed of it.
+pub fn render(plugins: &PluginSet, cluster: &Cluster, observed: &[Value], versions: &Versions) -> Result<Rendered, RenderError> {
+    let span = tracing::debug_span!("render", cluster = %cluster.name, namespace = %cluster.namespace);
+    let _enter = span.enter();
+    let problems = validate(plugins, cluster)?;
+    if !problems.is_empty() {
+        return Err(RenderError::Invalid(problems));
+    }
+    let runtime = &plugins.runtime;
+    let tier2 = choose_tier2(plugins, cluster, observed)?;
+    let mut wiring = runtime.provide(tier2.plugin, &tier2.input).map_err(invalid_input)?;
+    let mut objects = enforce(plugins, cluster, tier2.plugin, std::mem::take(&mut wiring.objects))?;
+
+    let mut components = Vec::new();
+    let mut events = Vec::new();
+    for name in RECONCILERS {
+        let plugin = reconciler(plugins, name);
+        let input = ReconcileInput {
+            cluster: cluster.clone(),
+            observed: owned_by(observed, &cluster.name, &plugin.info.component),
+            // Only the segment store consumes Tier-2; the provider's own objects were taken above.
+            tier2: (name == "node").then(|| wiring.clone()),
+            versions: versions.clone(),
+        };
+        let plan = runtime.reconcile(plugin, &input).map_err(invalid_input)?;
+        objects.extend(enforce(plugins, cluster, plugin, plan.objects)?);
+        components.push(plan.status);
+        events.extend(plan.events.into_iter().map(|event| PluginEvent { plugin: plugin.info.name.clone(), event }));
+    }
+
+    let mut seen = BTreeSet::new();
+    for o in &objects {
+        let (kind, name) = (o["kind"].as_str().unwrap_or_default(), o["metadata"]["name"].as_str().unwrap_or_default());
+        if !seen.insert((kind.to_string(), name.to_string())) {
+            return Err(RenderError::Policy(PolicyViolation {
+                plugin: "(several)".into(),
+                object: format!("{kind}/{name}"),
+                reason: "two plugins emitted the same object".into(),
+            }));
+        }
+    }
+    objects.sort_by_key(policy::apply_rank);
+    Ok(Rendered { objects, components, events, versions: versions.clone() })
+}

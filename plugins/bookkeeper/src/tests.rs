@@ -1,0 +1,584 @@
+//! Native tests on the seed's example cluster (README "Deploy a sample ECS cluster").
+
+use crate::{Bookkeeper, COMPONENT};
+use ecs_plugin_sdk::spec::ECSClusterSpec;
+use ecs_plugin_sdk::{
+    Cluster, EventType, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler,
+    Versions,
+};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The seed's `ecs.yaml`, as JSON.
+fn seed_spec() -> Value {
+    json!({
+        "zookeeperUri": "zk-client:2181",
+        "bookkeeper": {
+            "image": {"repository": "ecs/bookkeeper", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
+            "replicas": 3,
+            "storage": {
+                "ledgerVolumeClaimTemplate": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": "standard",
+                    "resources": {"requests": {"storage": "10Gi"}}
+                },
+                "journalVolumeClaimTemplate": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": "standard",
+                    "resources": {"requests": {"storage": "10Gi"}}
+                }
+            },
+            "autoRecovery": true
+        },
+        "ecs": {
+            "controllerReplicas": 1,
+            "nodeReplicas": 3,
+            "cacheVolumeClaimTemplate": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "standard",
+                "resources": {"requests": {"storage": "20Gi"}}
+            },
+            "image": {"repository": "ecs/ecs", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
+            "tier2": {"filesystem": {"persistentVolumeClaim": {"claimName": "ecs-tier2"}}}
+        }
+    })
+}
+
+/// A cluster from a spec document, defaulted the way the host does it (serde round trip).
+fn cluster_from(spec: Value) -> Cluster {
+    let spec: ECSClusterSpec = serde_json::from_value(spec).expect("spec parses");
+    let spec = serde_json::from_value(serde_json::to_value(spec).unwrap()).unwrap();
+    Cluster {
+        name: "ecs".into(),
+        namespace: "ecs-io".into(),
+        uid: String::new(),
+        generation: 1,
+        spec,
+    }
+}
+
+fn seed_cluster() -> Cluster {
+    cluster_from(seed_spec())
+}
+
+/// A seed spec with one change at a JSON pointer-ish path under `bookkeeper`.
+fn seed_with(edit: impl FnOnce(&mut Value)) -> Cluster {
+    let mut spec = seed_spec();
+    edit(&mut spec["bookkeeper"]);
+    cluster_from(spec)
+}
+
+fn input(cluster: Cluster, observed: Vec<Value>) -> ReconcileInput {
+    ReconcileInput {
+        cluster,
+        observed,
+        tier2: None,
+        // Differs from image.tag on purpose: the host's version wins.
+        versions: Versions {
+            bookkeeper: "0.5.0".into(),
+            controller: "0.4.0".into(),
+            node: "0.4.0".into(),
+        },
+    }
+}
+
+fn plan(cluster: Cluster) -> Plan {
+    Bookkeeper::reconcile(&input(cluster, Vec::new())).expect("reconcile succeeds")
+}
+
+fn typed<T: serde::de::DeserializeOwned>(plan: &Plan, index: usize) -> T {
+    serde_json::from_value(plan.objects[index].clone()).expect("object deserializes")
+}
+
+fn config_data(plan: &Plan) -> BTreeMap<String, String> {
+    typed::<ConfigMap>(plan, 0).data.unwrap()
+}
+
+fn stateful_set(plan: &Plan) -> StatefulSet {
+    typed(plan, 2)
+}
+
+fn mounts(sts: &StatefulSet) -> Vec<(String, String)> {
+    let pod = &sts.spec.template.spec.as_ref().unwrap();
+    pod.containers[0]
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|m| (m.name.clone(), m.mount_path.clone()))
+        .collect()
+}
+
+#[test]
+fn describe_names_the_plugin() {
+    let info = Bookkeeper::describe();
+    assert_eq!(info.name, "bookkeeper");
+    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(info.kind, PluginKind::Reconciler);
+    assert_eq!(info.contract, ecs_plugin_sdk::CONTRACT_VERSION);
+    assert_eq!(info.component, "bookie");
+    assert!(info.capabilities.is_empty());
+}
+
+#[test]
+fn seed_spec_is_valid() {
+    assert_eq!(
+        Bookkeeper::validate(&seed_cluster()),
+        Vec::<FieldError>::new()
+    );
+}
+
+#[test]
+fn objects_come_in_a_fixed_order() {
+    let plan = plan(seed_cluster());
+    let ids: Vec<(&str, &str, &str)> = plan
+        .objects
+        .iter()
+        .map(|o| {
+            (
+                o["apiVersion"].as_str().unwrap(),
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            ("v1", "ConfigMap", "ecs-bookie"),
+            ("v1", "Service", "ecs-bookie-headless"),
+            ("apps/v1", "StatefulSet", "ecs-bookie"),
+            ("policy/v1", "PodDisruptionBudget", "ecs-bookie"),
+        ]
+    );
+    for o in &plan.objects {
+        assert_eq!(o["metadata"]["namespace"], "ecs-io");
+        assert_eq!(
+            o["metadata"]["labels"],
+            json!({"app": "ecs-cluster", "ecs_cluster": "ecs", "component": "bookie"})
+        );
+    }
+}
+
+#[test]
+fn output_is_deterministic() {
+    let a = plan(seed_cluster());
+    let b = plan(seed_cluster());
+    let text = |p: &Plan| p.objects.iter().map(Value::to_string).collect::<Vec<_>>();
+    assert_eq!(text(&a), text(&b));
+}
+
+#[test]
+fn config_map_of_the_seed_cluster() {
+    let data = config_data(&plan(seed_cluster()));
+    let expected: BTreeMap<String, String> = [
+        ("ZK_URL", "zk-client:2181"),
+        ("ECS_CLUSTER_NAME", "ecs"),
+        ("WAIT_FOR", "zk-client:2181"),
+        ("BK_useHostNameAsBookieID", "true"),
+        ("BK_zkLedgersRootPath", "/ecs/ecs/bookkeeper/ledgers"),
+        ("BK_journalDirectory", "/bk/journal"),
+        ("BK_ledgerDirectories", "/bk/ledgers"),
+        (
+            "BOOKIE_MEM_OPTS",
+            "-Xms1g -XX:MaxDirectMemorySize=1g -XX:+ExitOnOutOfMemoryError -XX:+CrashOnOutOfMemoryError",
+        ),
+        ("BOOKIE_GC_OPTS", "-XX:+UseG1GC -XX:MaxGCPauseMillis=10"),
+        ("BOOKIE_EXTRA_OPTS", ""),
+        ("BK_AUTORECOVERY", "true"),
+        ("BK_lostBookieRecoveryDelay", "60"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(data, expected);
+}
+
+#[test]
+fn options_become_bk_keys_and_override_defaults() {
+    let cluster = seed_with(|bk| {
+        bk["options"] = json!({"journalDirectory": "/bk/journal2", "gcWaitTime": "900000"});
+    });
+    let data = config_data(&plan(cluster));
+    assert_eq!(data["BK_journalDirectory"], "/bk/journal2");
+    assert_eq!(data["BK_gcWaitTime"], "900000");
+}
+
+#[test]
+fn jvm_options_merge_with_the_defaults() {
+    let cluster = seed_with(|bk| {
+        bk["jvmOptions"] = json!({
+            "memoryOpts": ["-Xms2g", "-XX:MaxDirectMemorySize=4g", "-Xmx2g"],
+            "gcOpts": ["-XX:MaxGCPauseMillis=20"],
+            "extraOpts": ["-Dfoo=bar"]
+        });
+    });
+    let data = config_data(&plan(cluster));
+    assert_eq!(
+        data["BOOKIE_MEM_OPTS"],
+        "-Xms2g -XX:MaxDirectMemorySize=4g -XX:+ExitOnOutOfMemoryError -XX:+CrashOnOutOfMemoryError -Xmx2g"
+    );
+    assert_eq!(
+        data["BOOKIE_GC_OPTS"],
+        "-XX:+UseG1GC -XX:MaxGCPauseMillis=20"
+    );
+    assert_eq!(data["BOOKIE_EXTRA_OPTS"], "-Dfoo=bar");
+}
+
+#[test]
+fn auto_recovery_off() {
+    let data = config_data(&plan(seed_with(|bk| bk["autoRecovery"] = json!(false))));
+    assert_eq!(data["BK_AUTORECOVERY"], "false");
+    assert!(!data.contains_key("BK_lostBookieRecoveryDelay"));
+}
+
+#[test]
+fn headless_service() {
+    let svc: Service = typed(&plan(seed_cluster()), 1);
+    let spec = svc.spec.unwrap();
+    assert_eq!(spec.cluster_ip.as_deref(), Some("None"));
+    assert_eq!(spec.publish_not_ready_addresses, Some(true));
+    let ports = spec.ports.unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(
+        (ports[0].name.as_deref(), ports[0].port),
+        (Some("bookie"), 3181)
+    );
+    assert_eq!(
+        spec.selector,
+        Some(ecs_plugin_sdk::k8s::labels("ecs", COMPONENT))
+    );
+}
+
+#[test]
+fn stateful_set_of_the_seed_cluster() {
+    let sts = stateful_set(&plan(seed_cluster()));
+    let spec = &sts.spec;
+    assert_eq!(spec.service_name.as_deref(), Some("ecs-bookie-headless"));
+    assert_eq!(spec.replicas, Some(3));
+    assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
+    assert_eq!(
+        spec.update_strategy.as_ref().unwrap().type_.as_deref(),
+        Some("RollingUpdate")
+    );
+    let labels = ecs_plugin_sdk::k8s::labels("ecs", COMPONENT);
+    assert_eq!(spec.selector.match_labels.as_ref(), Some(&labels));
+    assert_eq!(
+        spec.template.metadata.as_ref().unwrap().labels.as_ref(),
+        Some(&labels)
+    );
+
+    let pod = spec.template.spec.as_ref().unwrap();
+    assert_eq!(pod.termination_grace_period_seconds, Some(30));
+    assert_eq!(pod.service_account_name, None);
+    let c = &pod.containers[0];
+    assert_eq!(c.name, "bookie");
+    // versions.bookkeeper, not image.tag (0.4.0).
+    assert_eq!(c.image.as_deref(), Some("ecs/bookkeeper:0.5.0"));
+    assert_eq!(c.image_pull_policy.as_deref(), Some("IfNotPresent"));
+    let port = &c.ports.as_ref().unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.container_port),
+        (Some("bookie"), 3181)
+    );
+    assert_eq!(
+        c.env_from.as_ref().unwrap()[0]
+            .config_map_ref
+            .as_ref()
+            .unwrap()
+            .name,
+        "ecs-bookie"
+    );
+
+    let readiness = c.readiness_probe.as_ref().unwrap();
+    assert_eq!(
+        readiness.exec.as_ref().unwrap().command.as_deref().unwrap(),
+        [
+            "/bin/sh",
+            "-c",
+            "/opt/bookkeeper/bin/bookkeeper shell bookiesanity"
+        ]
+    );
+    assert_eq!(
+        (
+            readiness.initial_delay_seconds,
+            readiness.period_seconds,
+            readiness.timeout_seconds
+        ),
+        (Some(20), Some(10), Some(5))
+    );
+    let liveness = c.liveness_probe.as_ref().unwrap();
+    assert_eq!(
+        liveness.tcp_socket.as_ref().unwrap().port,
+        IntOrString::Int(3181)
+    );
+    assert_eq!(
+        (liveness.initial_delay_seconds, liveness.period_seconds),
+        (Some(60), Some(15))
+    );
+
+    let res = c.resources.as_ref().unwrap();
+    let q = |m: &Option<BTreeMap<String, _>>, k: &str| {
+        m.as_ref()
+            .unwrap()
+            .get(k)
+            .map(|q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| q.0.clone())
+    };
+    assert_eq!(q(&res.requests, "cpu").as_deref(), Some("500m"));
+    assert_eq!(q(&res.requests, "memory").as_deref(), Some("1Gi"));
+    assert_eq!(q(&res.limits, "cpu").as_deref(), Some("1"));
+    assert_eq!(q(&res.limits, "memory").as_deref(), Some("2Gi"));
+
+    let anti = pod
+        .affinity
+        .as_ref()
+        .unwrap()
+        .pod_anti_affinity
+        .as_ref()
+        .unwrap();
+    let term = &anti
+        .preferred_during_scheduling_ignored_during_execution
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(term.weight, 100);
+    assert_eq!(
+        term.pod_affinity_term.topology_key,
+        "kubernetes.io/hostname"
+    );
+    assert_eq!(
+        term.pod_affinity_term
+            .label_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref(),
+        Some(&labels)
+    );
+
+    let claims = spec.volume_claim_templates.as_ref().unwrap();
+    let names: Vec<_> = claims
+        .iter()
+        .map(|c| c.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["ledger", "journal"]);
+    for claim in claims {
+        assert_eq!(claim.metadata.labels.as_ref(), Some(&labels));
+        let claim_spec = claim.spec.as_ref().unwrap();
+        assert_eq!(claim_spec.storage_class_name.as_deref(), Some("standard"));
+        let requests = claim_spec
+            .resources
+            .as_ref()
+            .unwrap()
+            .requests
+            .as_ref()
+            .unwrap();
+        assert_eq!(requests["storage"].0, "10Gi");
+    }
+    let retention = spec
+        .persistent_volume_claim_retention_policy
+        .as_ref()
+        .unwrap();
+    assert_eq!(retention.when_scaled.as_deref(), Some("Retain"));
+    assert_eq!(retention.when_deleted.as_deref(), Some("Retain"));
+}
+
+/// Upstream v0.1 mounted the journal volume at /bk/ledgers and the ledger volume at /bk/journal.
+#[test]
+fn ledger_and_journal_volumes_are_not_swapped() {
+    let p = plan(seed_cluster());
+    let mounts = mounts(&stateful_set(&p));
+    assert_eq!(
+        mounts,
+        [
+            ("ledger".to_string(), "/bk/ledgers".to_string()),
+            ("journal".to_string(), "/bk/journal".to_string())
+        ]
+    );
+    // And the directories BookKeeper is told to use are the ones those volumes are mounted at.
+    let data = config_data(&p);
+    assert_eq!(data["BK_ledgerDirectories"], "/bk/ledgers");
+    assert_eq!(data["BK_journalDirectory"], "/bk/journal");
+}
+
+#[test]
+fn index_volume_when_set() {
+    let cluster = seed_with(|bk| {
+        bk["storage"]["indexVolumeClaimTemplate"] = json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}});
+    });
+    let p = plan(cluster);
+    let sts = stateful_set(&p);
+    assert_eq!(
+        mounts(&sts)[2],
+        ("index".to_string(), "/bk/index".to_string())
+    );
+    let claims = sts.spec.volume_claim_templates.unwrap();
+    assert_eq!(claims[2].metadata.name.as_deref(), Some("index"));
+    assert_eq!(config_data(&p)["BK_indexDirectories"], "/bk/index");
+}
+
+#[test]
+fn custom_resources_and_service_account() {
+    let cluster = seed_with(|bk| {
+        bk["serviceAccountName"] = json!("bk-service-account");
+        bk["resources"] = json!({"requests": {"cpu": "2", "memory": "4Gi"}});
+        bk["image"]["pullPolicy"] = json!("Always");
+    });
+    let sts = stateful_set(&plan(cluster));
+    let pod = sts.spec.template.spec.unwrap();
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some("bk-service-account")
+    );
+    let c = &pod.containers[0];
+    assert_eq!(c.image_pull_policy.as_deref(), Some("Always"));
+    let res = c.resources.as_ref().unwrap();
+    assert_eq!(res.requests.as_ref().unwrap()["cpu"].0, "2");
+    assert_eq!(res.limits, None);
+}
+
+#[test]
+fn pod_disruption_budget() {
+    let pdb: PodDisruptionBudget = typed(&plan(seed_cluster()), 3);
+    let spec = pdb.spec.unwrap();
+    assert_eq!(spec.max_unavailable, Some(IntOrString::Int(1)));
+    assert_eq!(spec.min_available, None);
+    assert_eq!(
+        spec.selector.unwrap().match_labels,
+        Some(ecs_plugin_sdk::k8s::labels("ecs", COMPONENT))
+    );
+}
+
+fn observed_sts(replicas: i32) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "ecs-bookie", "namespace": "ecs-io"},
+        "spec": {
+            "replicas": replicas, "serviceName": "ecs-bookie-headless",
+            "selector": {"matchLabels": {"component": "bookie"}},
+            "template": {"spec": {"containers": [{"name": "bookie"}]}}
+        }
+    })
+}
+
+#[test]
+fn scale_down_warns_and_keeps_claims() {
+    let p = Bookkeeper::reconcile(&input(seed_cluster(), vec![observed_sts(5)])).unwrap();
+    assert_eq!(p.events.len(), 1);
+    let event = &p.events[0];
+    assert_eq!(event.type_, EventType::Warning);
+    assert_eq!(event.reason, "BookieScaleDown");
+    assert!(
+        event.message.contains("ecs-bookie-3 to ecs-bookie-4"),
+        "{}",
+        event.message
+    );
+    assert!(
+        event.message.contains("ordinals 3 to 4"),
+        "{}",
+        event.message
+    );
+    assert!(event.message.contains("kept"), "{}", event.message);
+    // The plan itself still asks for the spec's replicas.
+    assert_eq!(stateful_set(&p).spec.replicas, Some(3));
+}
+
+#[test]
+fn scale_down_by_one_names_one_ordinal() {
+    let p = Bookkeeper::reconcile(&input(seed_cluster(), vec![observed_sts(4)])).unwrap();
+    assert!(
+        p.events[0]
+            .message
+            .contains("bookie ecs-bookie-3 (ordinal 3)"),
+        "{}",
+        p.events[0].message
+    );
+}
+
+#[test]
+fn no_event_when_not_scaling_down() {
+    for observed in [vec![], vec![observed_sts(3)], vec![observed_sts(2)]] {
+        let p = Bookkeeper::reconcile(&input(seed_cluster(), observed)).unwrap();
+        assert!(p.events.is_empty());
+    }
+}
+
+#[test]
+fn status_counts_ready_bookies() {
+    let pod = |name: &str, ready: &str| {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": "ecs-cluster", "ecs_cluster": "ecs", "component": "bookie"}},
+            "spec": {"containers": [{"name": "bookie", "image": "ecs/bookkeeper:0.5.0"}]},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]}
+        })
+    };
+    let observed = vec![
+        pod("ecs-bookie-1", "False"),
+        pod("ecs-bookie-0", "True"),
+        pod("ecs-bookie-2", "True"),
+    ];
+    let p = Bookkeeper::reconcile(&input(seed_cluster(), observed)).unwrap();
+    assert_eq!(p.status.component, "bookie");
+    assert_eq!(p.status.desired_replicas, 3);
+    assert_eq!(p.status.ready_replicas, 2);
+    assert_eq!(p.status.ready_members, ["ecs-bookie-0", "ecs-bookie-2"]);
+    assert_eq!(p.status.unready_members, ["ecs-bookie-1"]);
+    assert_eq!(p.status.current_version.as_deref(), Some("0.5.0"));
+}
+
+#[test]
+fn validate_reports_every_problem_sorted() {
+    let cluster = seed_with(|bk| {
+        bk["replicas"] = json!(2);
+        bk["options"] = json!({"ok.key-1_x": "1", "bad key": "2", "": "3"});
+        bk["jvmOptions"] = json!({"memoryOpts": ["-Xmx1g", "Xms1g"], "gcOpts": ["UseG1GC"]});
+        bk["storage"]["journalVolumeClaimTemplate"] = json!({"accessModes": ["ReadWriteOnce"]});
+        bk["storage"]["indexVolumeClaimTemplate"] = json!({"resources": {"requests": {}}});
+    });
+    let errors = Bookkeeper::validate(&cluster);
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "spec.bookkeeper.jvmOptions.gcOpts[0]",
+            "spec.bookkeeper.jvmOptions.memoryOpts[1]",
+            "spec.bookkeeper.options.",
+            "spec.bookkeeper.options.bad key",
+            "spec.bookkeeper.replicas",
+            "spec.bookkeeper.storage.indexVolumeClaimTemplate.resources.requests.storage",
+            "spec.bookkeeper.storage.journalVolumeClaimTemplate.resources.requests.storage",
+        ]
+    );
+    let replicas = errors
+        .iter()
+        .find(|e| e.path == "spec.bookkeeper.replicas")
+        .unwrap();
+    assert!(replicas.message.contains("quorum"), "{}", replicas.message);
+    let mut sorted = errors.clone();
+    sorted.sort();
+    assert_eq!(errors, sorted);
+}
+
+#[test]
+fn reconcile_rejects_an_invalid_spec() {
+    let cluster = seed_with(|bk| bk["replicas"] = json!(1));
+    match Bookkeeper::reconcile(&input(cluster, Vec::new())) {
+        Err(PluginError::InvalidInput(errors)) => {
+            assert_eq!(errors[0].path, "spec.bookkeeper.replicas")
+        }
+        other => panic!("expected invalid input, got {other:?}"),
+    }
+}
+
+#[test]
+fn empty_version_falls_back_to_the_spec_target() {
+    let mut i = input(seed_cluster(), Vec::new());
+    i.versions.bookkeeper = String::new();
+    let p = Bookkeeper::reconcile(&i).unwrap();
+    let c = &stateful_set(&p).spec.template.spec.unwrap().containers[0];
+    assert_eq!(c.image.as_deref(), Some("ecs/bookkeeper:0.4.0"));
+}

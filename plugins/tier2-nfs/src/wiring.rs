@@ -1,0 +1,37 @@
+//! What the nodes need to use the claimed volume: the FILESYSTEM Tier-2 settings, the volume and its mount.
+
+use ecs_plugin_sdk::spec::FilesystemSpec;
+use ecs_plugin_sdk::{EnvVar, PluginError, Tier2Wiring, k8s};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, Volume, VolumeMount};
+
+/// Name of the pod volume (and its mount) that holds Tier-2.
+pub const VOLUME: &str = "tier2";
+/// Where the nodes see Tier-2 (`NFS_MOUNT`).
+pub const MOUNT_PATH: &str = "/mnt/tier2";
+
+pub fn wiring(spec: &FilesystemSpec) -> Result<Tier2Wiring, PluginError> {
+    let claim = &spec.persistent_volume_claim;
+    let volume = Volume {
+        name: VOLUME.to_string(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: claim.claim_name.clone(),
+            // Only stated when asked for, so that the default output stays minimal.
+            read_only: claim.read_only.then_some(true),
+        }),
+        ..Default::default()
+    };
+    let mount = VolumeMount {
+        name: VOLUME.to_string(),
+        mount_path: MOUNT_PATH.to_string(),
+        ..Default::default()
+    };
+    Ok(Tier2Wiring {
+        env: vec![
+            EnvVar::new("TIER2_STORAGE", "FILESYSTEM"),
+            EnvVar::new("NFS_MOUNT", MOUNT_PATH),
+        ],
+        volumes: vec![k8s::document(&volume)?],
+        mounts: vec![k8s::document(&mount)?],
+        ..Default::default()
+    })
+}
