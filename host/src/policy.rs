@@ -248,7 +248,7 @@ mod tests {
             (json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ecs-p"}}), "not allowed"),
             (json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ecs-x",
                 "ownerReferences": []}}), "set by the host"),
-            (json!("text"), "not allowed"),
+            (json!("text"), "not a JSON object"),
         ];
         for (object, expected) in cases {
             let err = enforce(&ctx(&granted), vec![object]).unwrap_err();
