@@ -22,14 +22,15 @@ fn main() {
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { manifest.join("..").join(p) })
         .unwrap_or_else(|| manifest.join("../target"));
-    let wasm_dir = env::var_os("ECS_PLUGIN_WASM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| target.join("wasm32-wasip2/plugin"));
+    let wasm_dir =
+        env::var_os("ECS_PLUGIN_WASM_DIR").map(PathBuf::from).unwrap_or_else(|| target.join("wasm32-wasip2/plugin"));
     println!("cargo:rerun-if-env-changed=ECS_PLUGIN_WASM_DIR");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     println!("cargo:rustc-env=ECS_PLUGIN_WASM_DIR={}", wasm_dir.display());
 
-    let mut code = String::from("/// Built-in plugins: (file name, sha256, wasm).\npub static BUILTIN_PLUGINS: &[(&str, &str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// Built-in plugins: (file name, sha256, wasm).\npub static BUILTIN_PLUGINS: &[(&str, &str, &[u8])] = &[\n",
+    );
     let mut missing = Vec::new();
     for (name, artifact) in BUILTINS {
         let path = wasm_dir.join(format!("{artifact}.wasm"));
@@ -37,7 +38,10 @@ fn main() {
         match fs::read(&path) {
             Ok(bytes) => {
                 let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-                code.push_str(&format!("    ({name:?}, {digest:?}, include_bytes!({:?})),\n", path.display().to_string()));
+                code.push_str(&format!(
+                    "    ({name:?}, {digest:?}, include_bytes!({:?})),\n",
+                    path.display().to_string()
+                ));
             }
             Err(_) => missing.push(path.display().to_string()),
         }

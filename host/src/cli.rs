@@ -20,7 +20,11 @@ pub mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "ecs-operator", version, about = "Kubernetes operator for ECS clusters, with sandboxed WebAssembly plugins")]
+#[command(
+    name = "ecs-operator",
+    version,
+    about = "Kubernetes operator for ECS clusters, with sandboxed WebAssembly plugins"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -167,11 +171,8 @@ impl From<RenderError> for Failure {
 }
 
 fn read_input(path: &Path) -> Result<String, Failure> {
-    let result = if path == Path::new("-") {
-        std::io::read_to_string(std::io::stdin())
-    } else {
-        std::fs::read_to_string(path)
-    };
+    let result =
+        if path == Path::new("-") { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(path) };
     result.map_err(|e| Failure::new(exit::FAILURE, format!("reading {}: {e}", path.display())))
 }
 

@@ -101,7 +101,9 @@ impl PluginSet {
                         world: "reconciler (required for this name)",
                     });
                 }
-                None => return Err(LoadError::Missing { name: name.to_string() }),
+                None => {
+                    return Err(LoadError::Missing { name: name.to_string() });
+                }
             }
         }
         Ok(set)
@@ -117,7 +119,11 @@ impl PluginSet {
 
     /// Names of the loaded Tier-2 providers.
     pub fn tier2_names(&self) -> Vec<&str> {
-        self.plugins.values().filter(|p| p.info.kind == PluginKind::Tier2Provider).map(|p| p.info.name.as_str()).collect()
+        self.plugins
+            .values()
+            .filter(|p| p.info.kind == PluginKind::Tier2Provider)
+            .map(|p| p.info.name.as_str())
+            .collect()
     }
 }
 

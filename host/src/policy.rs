@@ -25,12 +25,7 @@ const ALLOWED: &[Allowed] = &[
     Allowed { api_version: "apps/v1", kind: "StatefulSet", namespaced: true, capability: None },
     Allowed { api_version: "apps/v1", kind: "Deployment", namespaced: true, capability: None },
     Allowed { api_version: "policy/v1", kind: "PodDisruptionBudget", namespaced: true, capability: None },
-    Allowed {
-        api_version: "v1",
-        kind: "PersistentVolume",
-        namespaced: false,
-        capability: Some(CAP_PERSISTENT_VOLUME),
-    },
+    Allowed { api_version: "v1", kind: "PersistentVolume", namespaced: false, capability: Some(CAP_PERSISTENT_VOLUME) },
 ];
 
 /// Kinds a plan may hold, in the order they are applied (what others depend on comes first).
@@ -53,6 +48,8 @@ pub struct PolicyContext<'a> {
     pub plugin: &'a str,
     pub component: &'a str,
     pub granted: &'a BTreeSet<String>,
+    /// Service accounts pods may run as: those the spec names (`default` is always allowed).
+    pub service_accounts: &'a BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -107,7 +104,9 @@ fn enforce_one(ctx: &PolicyContext<'_>, index: usize, mut object: Value) -> Resu
             return Err(violation(format!("namespace {ns:?} is not the cluster's namespace {:?}", ctx.namespace)));
         }
         (false, None) => {}
-        (false, Some(_)) => return Err(violation(format!("{kind} is cluster-scoped and takes no namespace"))),
+        (false, Some(_)) => {
+            return Err(violation(format!("{kind} is cluster-scoped and takes no namespace")));
+        }
     }
     stamp_labels(metadata, ctx).map_err(violation)?;
     // Cluster-scoped objects cannot be owned by a namespaced resource; the operator cleans them up itself.
@@ -125,7 +124,12 @@ fn enforce_one(ctx: &PolicyContext<'_>, index: usize, mut object: Value) -> Resu
         );
     }
     if let Some(template) = object.pointer("/spec/template/spec") {
-        check_pod_spec(template).map_err(violation)?;
+        check_pod_spec(template, ctx.service_accounts).map_err(violation)?;
+    }
+    match kind.as_str() {
+        "Service" => check_service(&object).map_err(violation)?,
+        "PersistentVolume" => check_volume(&object, ctx).map_err(violation)?,
+        _ => {}
     }
     Ok(object)
 }
@@ -157,22 +161,39 @@ fn stamp_labels(metadata: &mut Map<String, Value>, ctx: &PolicyContext<'_>) -> R
     Ok(())
 }
 
-/// Pod templates may not escape onto the node: no host namespaces, host paths or privileged mode.
-fn check_pod_spec(spec: &Value) -> Result<(), String> {
+/// Linux capabilities a container may add: binding ports below 1024 is all a server needs.
+const ADDABLE_CAPABILITIES: &[&str] = &["NET_BIND_SERVICE"];
+
+fn runs_as_root(security_context: Option<&Value>) -> bool {
+    security_context.and_then(|s| s.get("runAsUser")).and_then(Value::as_i64) == Some(0)
+}
+
+/// Pod templates may not escape onto the node (host namespaces, host paths and ports, privileged
+/// mode, added capabilities, root) nor borrow a service account the spec did not name.
+fn check_pod_spec(spec: &Value, service_accounts: &BTreeSet<String>) -> Result<(), String> {
     for field in ["hostNetwork", "hostPID", "hostIPC"] {
         if spec.get(field).and_then(Value::as_bool) == Some(true) {
             return Err(format!("pod template sets {field}"));
         }
+    }
+    for field in ["serviceAccountName", "serviceAccount"] {
+        if let Some(sa) = spec.get(field).and_then(Value::as_str)
+            && sa != "default"
+            && !service_accounts.contains(sa)
+        {
+            return Err(format!("pod template runs as service account {sa:?}, which the spec does not name"));
+        }
+    }
+    if runs_as_root(spec.get("securityContext")) {
+        return Err("pod template runs as root (runAsUser 0)".into());
     }
     for volume in spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
         if volume.get("hostPath").is_some() {
             return Err("pod template mounts a hostPath volume".into());
         }
     }
-    let containers = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|f| spec.get(*f).and_then(Value::as_array))
-        .flatten();
+    let containers =
+        ["containers", "initContainers"].iter().filter_map(|f| spec.get(*f).and_then(Value::as_array)).flatten();
     for container in containers {
         let sc = container.get("securityContext");
         if sc.and_then(|s| s.get("privileged")).and_then(Value::as_bool) == Some(true) {
@@ -180,6 +201,96 @@ fn check_pod_spec(spec: &Value) -> Result<(), String> {
         }
         if sc.and_then(|s| s.get("allowPrivilegeEscalation")).and_then(Value::as_bool) == Some(true) {
             return Err("pod template allows privilege escalation".into());
+        }
+        if runs_as_root(sc) {
+            return Err("pod template runs a container as root (runAsUser 0)".into());
+        }
+        let added = sc.and_then(|s| s.pointer("/capabilities/add")).and_then(Value::as_array);
+        for cap in added.into_iter().flatten().filter_map(Value::as_str) {
+            if !ADDABLE_CAPABILITIES.contains(&cap) {
+                return Err(format!("pod template adds the capability {cap}"));
+            }
+        }
+        let ports = container.get("ports").and_then(Value::as_array);
+        if ports.into_iter().flatten().any(|p| p.get("hostPort").is_some()) {
+            return Err("pod template binds a hostPort".into());
+        }
+    }
+    Ok(())
+}
+
+/// Services may not claim external IPs (traffic interception, CVE-2020-8554) or alias other hosts.
+fn check_service(service: &Value) -> Result<(), String> {
+    if service.pointer("/spec/externalIPs").and_then(Value::as_array).is_some_and(|ips| !ips.is_empty()) {
+        return Err("Service sets externalIPs".into());
+    }
+    if service.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") {
+        return Err("Service is of type ExternalName".into());
+    }
+    Ok(())
+}
+
+/// Volume sources a granted plugin may create PersistentVolumes for: network storage, never the node's.
+const PV_SOURCES: &[&str] = &["nfs", "csi"];
+const PV_FIELDS: &[&str] = &[
+    "capacity",
+    "accessModes",
+    "persistentVolumeReclaimPolicy",
+    "storageClassName",
+    "claimRef",
+    "mountOptions",
+    "volumeMode",
+];
+
+fn check_volume(pv: &Value, ctx: &PolicyContext<'_>) -> Result<(), String> {
+    let spec = pv.get("spec").and_then(Value::as_object).ok_or("PersistentVolume has no spec")?;
+    let sources: Vec<&String> = spec.keys().filter(|k| !PV_FIELDS.contains(&k.as_str())).collect();
+    match sources.as_slice() {
+        [source] if PV_SOURCES.contains(&source.as_str()) => {}
+        _ => {
+            return Err(format!(
+                "PersistentVolume sources other than {} are not allowed: {sources:?}",
+                PV_SOURCES.join(", ")
+            ));
+        }
+    }
+    let claim_ns = spec.get("claimRef").and_then(|c| c.get("namespace")).and_then(Value::as_str);
+    let claim_name = spec.get("claimRef").and_then(|c| c.get("name")).and_then(Value::as_str).unwrap_or_default();
+    if claim_ns != Some(ctx.namespace) || !claim_name.starts_with(&format!("{}-", ctx.cluster)) {
+        return Err("PersistentVolume must be reserved (claimRef) for a claim of this cluster".into());
+    }
+    Ok(())
+}
+
+/// Checks across a whole plan: every object once, and claims bind only to volumes of the same plan.
+/// `objects` pairs each object with the plugin that emitted it.
+pub fn check_plan(objects: &[(String, Value)]) -> Result<(), PolicyViolation> {
+    let key = |o: &Value| {
+        let s = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+        (s("/kind"), s("/metadata/name"))
+    };
+    let mut seen: std::collections::BTreeMap<(String, String), &str> = Default::default();
+    for (plugin, o) in objects {
+        let (kind, name) = key(o);
+        if let Some(first) = seen.insert((kind.clone(), name.clone()), plugin) {
+            return Err(PolicyViolation {
+                plugin: plugin.clone(),
+                object: format!("{kind}/{name}"),
+                reason: format!("plugin {first} already emitted it"),
+            });
+        }
+    }
+    for (plugin, o) in objects {
+        let (kind, name) = key(o);
+        if let Some(volume) = o.pointer("/spec/volumeName").and_then(Value::as_str)
+            && kind == "PersistentVolumeClaim"
+            && !seen.contains_key(&("PersistentVolume".to_string(), volume.to_string()))
+        {
+            return Err(PolicyViolation {
+                plugin: plugin.clone(),
+                object: format!("{kind}/{name}"),
+                reason: format!("claim binds to PersistentVolume {volume:?}, which this plan does not create"),
+            });
         }
     }
     Ok(())
@@ -197,6 +308,8 @@ pub fn apply_rank(object: &Value) -> (usize, String) {
 mod tests {
     use super::*;
 
+    static NO_ACCOUNTS: BTreeSet<String> = BTreeSet::new();
+
     fn ctx<'a>(granted: &'a BTreeSet<String>) -> PolicyContext<'a> {
         PolicyContext {
             cluster: "ecs",
@@ -205,6 +318,7 @@ mod tests {
             plugin: "bookkeeper",
             component: "bookie",
             granted,
+            service_accounts: &NO_ACCOUNTS,
         }
     }
 
@@ -246,8 +360,11 @@ mod tests {
             (cm("other-x"), "prefix"),
             (json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ecs-s"}}), "not allowed"),
             (json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ecs-p"}}), "not allowed"),
-            (json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ecs-x",
-                "ownerReferences": []}}), "set by the host"),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ecs-x",
+                "ownerReferences": []}}),
+                "set by the host",
+            ),
             (json!("text"), "not a JSON object"),
         ];
         for (object, expected) in cases {
@@ -258,7 +375,8 @@ mod tests {
 
     #[test]
     fn persistent_volumes_need_the_capability_and_get_no_owner() {
-        let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "ecs-prod-tier2"}});
+        let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "ecs-prod-tier2"},
+            "spec": {"nfs": {"server": "10.0.0.2", "path": "/vol1"}, "claimRef": {"namespace": "prod", "name": "ecs-tier2"}}});
         let none = BTreeSet::new();
         assert!(enforce(&ctx(&none), vec![pv.clone()]).unwrap_err().reason.contains("capability"));
         let granted = BTreeSet::from([CAP_PERSISTENT_VOLUME.to_string()]);
@@ -278,10 +396,45 @@ mod tests {
             (json!({"hostNetwork": true, "containers": []}), "hostNetwork"),
             (json!({"volumes": [{"name": "h", "hostPath": {"path": "/"}}], "containers": []}), "hostPath"),
             (json!({"containers": [{"name": "c", "securityContext": {"privileged": true}}]}), "privileged"),
+            (
+                json!({"containers": [{"name": "c", "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}]}),
+                "SYS_ADMIN",
+            ),
+            (json!({"containers": [{"name": "c", "ports": [{"containerPort": 1, "hostPort": 1}]}]}), "hostPort"),
+            (json!({"securityContext": {"runAsUser": 0}, "containers": []}), "root"),
+            (json!({"serviceAccountName": "ecs-operator", "containers": []}), "service account"),
         ] {
             let err = enforce(&ctx(&granted), vec![sts(spec)]).unwrap_err();
             assert!(err.reason.contains(expected), "{err}");
         }
+    }
+
+    #[test]
+    fn services_and_volumes_stay_inside_the_cluster() {
+        let granted = BTreeSet::from([CAP_PERSISTENT_VOLUME.to_string()]);
+        let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ecs-s"},
+            "spec": {"externalIPs": ["1.2.3.4"]}});
+        assert!(enforce(&ctx(&granted), vec![svc]).unwrap_err().reason.contains("externalIPs"));
+        let pv = |spec: Value| {
+            json!({"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": "ecs-prod-tier2"}, "spec": spec})
+        };
+        let host = pv(json!({"hostPath": {"path": "/"}, "claimRef": {"namespace": "prod", "name": "ecs-tier2"}}));
+        assert!(enforce(&ctx(&granted), vec![host]).unwrap_err().reason.contains("sources"));
+        let foreign =
+            pv(json!({"nfs": {"server": "s", "path": "/"}, "claimRef": {"namespace": "kube-system", "name": "x"}}));
+        assert!(enforce(&ctx(&granted), vec![foreign]).unwrap_err().reason.contains("claimRef"));
+    }
+
+    #[test]
+    fn plans_hold_each_object_once_and_claims_bind_only_their_own_volumes() {
+        let claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "ecs-tier2"},
+            "spec": {"volumeName": "someone-elses"}});
+        let err = check_plan(&[("tier2-x".into(), claim)]).unwrap_err();
+        assert!(err.reason.contains("does not create"), "{err}");
+        let twice = [("a".to_string(), cm("ecs-x")), ("b".to_string(), cm("ecs-x"))];
+        let err = check_plan(&twice).unwrap_err();
+        assert_eq!((err.plugin.as_str(), err.reason.as_str()), ("b", "plugin a already emitted it"));
     }
 
     #[test]

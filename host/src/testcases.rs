@@ -92,7 +92,9 @@ pub fn check_case(plugins: &PluginSet, dir: &Path, update: bool) -> Verdict {
             if other == EXPECTED_FILE { "a plan" } else { "an error" },
             if file == EXPECTED_FILE { "a plan" } else { "an error" },
         )),
-        Err(_) => Verdict::Fail(format!("no {EXPECTED_FILE} or {EXPECTED_ERROR_FILE}; run with --update to record one")),
+        Err(_) => {
+            Verdict::Fail(format!("no {EXPECTED_FILE} or {EXPECTED_ERROR_FILE}; run with --update to record one"))
+        }
     }
 }
 
@@ -113,11 +115,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             continue;
         }
         let entries = std::fs::read_dir(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.join(CLUSTER_FILE).is_file())
-            .collect();
+        let mut found: Vec<PathBuf> =
+            entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join(CLUSTER_FILE).is_file()).collect();
         if found.is_empty() {
             return Err(format!("{}: no case directories (with a {CLUSTER_FILE}) found", path.display()));
         }

@@ -20,7 +20,9 @@ pub fn documents(text: &str) -> Result<Vec<Value>, String> {
         let json = serde_json::to_value(value).map_err(|e| format!("document {}: {e}", i + 1))?;
         // A `kind: List` (what `kubectl get -o yaml` prints) stands for its items.
         match json.get("items").and_then(Value::as_array) {
-            Some(items) if json.get("kind").and_then(Value::as_str) == Some("List") => out.extend(items.iter().cloned()),
+            Some(items) if json.get("kind").and_then(Value::as_str) == Some("List") => {
+                out.extend(items.iter().cloned())
+            }
             _ => out.push(json),
         }
     }

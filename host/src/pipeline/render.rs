@@ -73,7 +73,11 @@ struct Tier2Choice<'a> {
     input: Tier2Input,
 }
 
-fn choose_tier2<'a>(plugins: &'a PluginSet, cluster: &Cluster, observed: &[Value]) -> Result<Tier2Choice<'a>, RenderError> {
+fn choose_tier2<'a>(
+    plugins: &'a PluginSet,
+    cluster: &Cluster,
+    observed: &[Value],
+) -> Result<Tier2Choice<'a>, RenderError> {
     let mut selections = cluster.spec.ecs.tier2.selections();
     if selections.len() != 1 {
         return Err(RenderError::Invalid(vec![FieldError::new(
@@ -130,8 +134,29 @@ pub fn validate(plugins: &PluginSet, cluster: &Cluster) -> Result<Vec<FieldError
     Ok(sorted(errors))
 }
 
-fn enforce(plugins: &PluginSet, cluster: &Cluster, plugin: &Plugin, objects: Vec<Value>) -> Result<Vec<Value>, PolicyViolation> {
+/// Service accounts the spec names; the only ones (besides `default`) pods may run as.
+fn service_accounts(cluster: &Cluster) -> BTreeSet<String> {
+    let spec = &cluster.spec;
+    [
+        &spec.bookkeeper.service_account_name,
+        &spec.ecs.controller_service_account_name,
+        &spec.ecs.node_service_account_name,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect()
+}
+
+/// The plugin's objects after the output policy, each paired with the plugin's name.
+fn enforce(
+    plugins: &PluginSet,
+    cluster: &Cluster,
+    plugin: &Plugin,
+    objects: Vec<Value>,
+) -> Result<Vec<(String, Value)>, PolicyViolation> {
     let granted = plugins.grants.effective(plugin);
+    let accounts = service_accounts(cluster);
     let ctx = PolicyContext {
         cluster: &cluster.name,
         namespace: &cluster.namespace,
@@ -139,8 +164,10 @@ fn enforce(plugins: &PluginSet, cluster: &Cluster, plugin: &Plugin, objects: Vec
         plugin: &plugin.info.name,
         component: &plugin.info.component,
         granted: &granted,
+        service_accounts: &accounts,
     };
-    policy::enforce(&ctx, objects)
+    let name = &plugin.info.name;
+    Ok(policy::enforce(&ctx, objects)?.into_iter().map(|o| (name.clone(), o)).collect())
 }
 
 /// A plugin that rejects its input reports field errors, like a spec that fails validation.
@@ -152,7 +179,12 @@ fn invalid_input(e: PluginCallError) -> RenderError {
 }
 
 /// The complete desired state of `cluster`, given what is observed of it.
-pub fn render(plugins: &PluginSet, cluster: &Cluster, observed: &[Value], versions: &Versions) -> Result<Rendered, RenderError> {
+pub fn render(
+    plugins: &PluginSet,
+    cluster: &Cluster,
+    observed: &[Value],
+    versions: &Versions,
+) -> Result<Rendered, RenderError> {
     let span = tracing::debug_span!("render", cluster = %cluster.name, namespace = %cluster.namespace);
     let _enter = span.enter();
     let problems = validate(plugins, cluster)?;
@@ -181,17 +213,8 @@ pub fn render(plugins: &PluginSet, cluster: &Cluster, observed: &[Value], versio
         events.extend(plan.events.into_iter().map(|event| PluginEvent { plugin: plugin.info.name.clone(), event }));
     }
 
-    let mut seen = BTreeSet::new();
-    for o in &objects {
-        let (kind, name) = (o["kind"].as_str().unwrap_or_default(), o["metadata"]["name"].as_str().unwrap_or_default());
-        if !seen.insert((kind.to_string(), name.to_string())) {
-            return Err(RenderError::Policy(PolicyViolation {
-                plugin: "(several)".into(),
-                object: format!("{kind}/{name}"),
-                reason: "two plugins emitted the same object".into(),
-            }));
-        }
-    }
+    policy::check_plan(&objects)?;
+    let mut objects: Vec<Value> = objects.into_iter().map(|(_, o)| o).collect();
     objects.sort_by_key(policy::apply_rank);
     Ok(Rendered { objects, components, events, versions: versions.clone() })
 }

@@ -58,7 +58,9 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
-    let at = |p: &str| if p.is_empty() { "<root>".to_string() } else { p.to_string() };
+    let at = |p: &str| {
+        if p.is_empty() { "<root>".to_string() } else { p.to_string() }
+    };
     if value.is_null() {
         if schema.get("nullable").and_then(Value::as_bool) != Some(true) {
             errors.push(FieldError::new(at(path), "must not be null"));
@@ -86,7 +88,10 @@ fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>)
         && !options.contains(value)
     {
         let list: Vec<String> = options.iter().map(Value::to_string).collect();
-        errors.push(FieldError::new(at(path), format!("unsupported value {value}; supported values: {}", list.join(", "))));
+        errors.push(FieldError::new(
+            at(path),
+            format!("unsupported value {value}; supported values: {}", list.join(", ")),
+        ));
     }
     match value {
         Value::Object(map) => {
@@ -106,7 +111,9 @@ fn walk(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>)
                     (Some(s), _) => walk(s, child, &child_path, errors),
                     (None, Some(s)) => walk(s, child, &child_path, errors),
                     // Type and object metadata are the apiserver's; CRD schemas do not spell them out.
-                    (None, None) if preserve || (path.is_empty() && matches!(key.as_str(), "apiVersion" | "kind" | "metadata")) => {}
+                    (None, None)
+                        if preserve
+                            || (path.is_empty() && matches!(key.as_str(), "apiVersion" | "kind" | "metadata")) => {}
                     (None, None) => errors.push(FieldError::new(child_path, "unknown field")),
                 }
             }

@@ -11,6 +11,7 @@ mod cache;
 mod convert;
 mod errors;
 mod limits;
+mod stderr;
 
 pub use cache::CompileCache;
 pub use errors::{Fault, LoadError, PluginCallError};
@@ -26,9 +27,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use stderr::BoundedStderr;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, Trap};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// How often the epoch advances; deadlines are whole ticks.
@@ -266,8 +267,8 @@ impl Runtime {
         Ok(component)
     }
 
-    fn new_store(&self, plugin: &Plugin) -> (Store<CallState>, MemoryOutputPipe) {
-        let stderr = MemoryOutputPipe::new(self.limits.stderr_bytes);
+    fn new_store(&self, plugin: &Plugin) -> (Store<CallState>, BoundedStderr) {
+        let stderr = BoundedStderr::new(self.limits.stderr_bytes);
         let wasi = WasiCtx::builder()
             .stderr(stderr.clone())
             .wall_clock(FrozenClock)
@@ -311,21 +312,17 @@ impl Runtime {
             tracing::warn!(dropped = state.logs_dropped, "plugin exceeded its log budget");
         }
         tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, ok = result.is_ok(), "plugin call");
-        result.map_err(|e| PluginCallError {
-            plugin: plugin.info.name.clone(),
-            op,
-            fault: self.classify(e, &stderr),
-        })
+        result.map_err(|e| PluginCallError { plugin: plugin.info.name.clone(), op, fault: self.classify(e, &stderr) })
     }
 
-    fn classify(&self, error: wasmtime::Error, stderr: &MemoryOutputPipe) -> Fault {
+    fn classify(&self, error: wasmtime::Error, stderr: &BoundedStderr) -> Fault {
         if let Some(m) = error.downcast_ref::<MemoryLimitExceeded>() {
             return Fault::MemoryLimit(MemoryLimitExceeded { desired: m.desired, cap: m.cap });
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Fault::DeadlineExceeded(self.limits.deadline),
-            Some(trap) => Fault::Trap { message: trap.to_string(), guest_message: guest_message(stderr) },
-            None => Fault::Trap { message: format!("{error:#}"), guest_message: guest_message(stderr) },
+            Some(trap) => Fault::Trap { message: trap.to_string(), guest_message: stderr.guest_message() },
+            None => Fault::Trap { message: format!("{error:#}"), guest_message: stderr.guest_message() },
         }
     }
 
@@ -343,11 +340,19 @@ impl Runtime {
         }
     }
 
-    fn instantiate_reconciler(&self, store: &mut Store<CallState>, pre: &ReconcilerPre<CallState>) -> wasmtime::Result<Reconciler> {
+    fn instantiate_reconciler(
+        &self,
+        store: &mut Store<CallState>,
+        pre: &ReconcilerPre<CallState>,
+    ) -> wasmtime::Result<Reconciler> {
         pre.instantiate(store)
     }
 
-    fn instantiate_tier2(&self, store: &mut Store<CallState>, pre: &Tier2ProviderPre<CallState>) -> wasmtime::Result<Tier2Provider> {
+    fn instantiate_tier2(
+        &self,
+        store: &mut Store<CallState>,
+        pre: &Tier2ProviderPre<CallState>,
+    ) -> wasmtime::Result<Tier2Provider> {
         pre.instantiate(store)
     }
 
@@ -360,7 +365,11 @@ impl Runtime {
     }
 
     /// A reconciler's field errors for the cluster's spec.
-    pub fn validate_cluster(&self, plugin: &Plugin, cluster: &sdk::Cluster) -> Result<Vec<sdk::FieldError>, PluginCallError> {
+    pub fn validate_cluster(
+        &self,
+        plugin: &Plugin,
+        cluster: &sdk::Cluster,
+    ) -> Result<Vec<sdk::FieldError>, PluginCallError> {
         let input = convert::cluster(cluster).map_err(|e| self.host_fault(plugin, "validate", e))?;
         let errors = self.call(plugin, "validate", |store, pre| {
             let p = self.reconciler(pre, plugin)?;
@@ -370,7 +379,11 @@ impl Runtime {
     }
 
     /// A Tier-2 provider's field errors for its configuration.
-    pub fn validate_tier2(&self, plugin: &Plugin, input: &sdk::Tier2Input) -> Result<Vec<sdk::FieldError>, PluginCallError> {
+    pub fn validate_tier2(
+        &self,
+        plugin: &Plugin,
+        input: &sdk::Tier2Input,
+    ) -> Result<Vec<sdk::FieldError>, PluginCallError> {
         let input = self.tier2_input(plugin, "validate", input)?;
         let errors = self.call(plugin, "validate", |store, pre| {
             let p = self.tier2(pre, plugin)?;
@@ -453,17 +466,6 @@ impl Runtime {
     fn fault(&self, plugin: &Plugin, op: &'static str, fault: Fault) -> PluginCallError {
         PluginCallError { plugin: plugin.info.name.clone(), op, fault }
     }
-}
-
-/// The last meaningful line a guest wrote to stderr (a Rust panic prints its message there).
-fn guest_message(stderr: &MemoryOutputPipe) -> Option<String> {
-    let bytes = stderr.contents();
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    // Rust prints "thread '<unnamed>' panicked at src/lib.rs:1:2:" then the message on the next line.
-    let start = lines.iter().position(|l| l.contains("panicked at")).unwrap_or(0);
-    let message = lines[start..].iter().filter(|l| !l.starts_with("note:")).copied().collect::<Vec<_>>().join(" ");
-    (!message.is_empty()).then_some(message)
 }
 
 /// 0.x contracts are compatible within a minor version; 1.x and later within a major version.

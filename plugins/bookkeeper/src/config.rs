@@ -8,12 +8,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use std::collections::BTreeMap;
 
 /// Heap and direct memory for a bookie; exiting on OOM lets Kubernetes restart a wedged JVM.
-pub const MEM_DEFAULTS: &[&str] = &[
-    "-Xms1g",
-    "-XX:MaxDirectMemorySize=1g",
-    "-XX:+ExitOnOutOfMemoryError",
-    "-XX:+CrashOnOutOfMemoryError",
-];
+pub const MEM_DEFAULTS: &[&str] =
+    &["-Xms1g", "-XX:MaxDirectMemorySize=1g", "-XX:+ExitOnOutOfMemoryError", "-XX:+CrashOnOutOfMemoryError"];
 
 /// Short GC pauses keep journal write latency low.
 pub const GC_DEFAULTS: &[&str] = &["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=10"];
@@ -24,10 +20,7 @@ pub const INDEX_DIR: &str = "/bk/index";
 
 /// The ConfigMap `<n>-bookie`, shared by every bookie pod.
 pub fn config_map(cluster: &Cluster) -> ConfigMap {
-    k8s::config_map(
-        k8s::meta(cluster, stateful_set_name(&cluster.name), COMPONENT),
-        data(cluster),
-    )
+    k8s::config_map(k8s::meta(cluster, stateful_set_name(&cluster.name), COMPONENT), data(cluster))
 }
 
 /// The ConfigMap's data; a BTreeMap so that the output is ordered and deterministic.
@@ -47,27 +40,15 @@ pub fn data(cluster: &Cluster) -> BTreeMap<String, String> {
     // Pod IPs change on restart; the stable pod hostname keeps a bookie's identity (and its ledgers).
     put("BK_useHostNameAsBookieID", "true".to_string());
     // Per-cluster root, so that clusters sharing one ZooKeeper do not see each other's ledgers.
-    put(
-        "BK_zkLedgersRootPath",
-        format!("/ecs/{n}/bookkeeper/ledgers"),
-    );
+    put("BK_zkLedgersRootPath", format!("/ecs/{n}/bookkeeper/ledgers"));
     put("BK_journalDirectory", JOURNAL_DIR.to_string());
     put("BK_ledgerDirectories", LEDGERS_DIR.to_string());
     if bk.storage.index_volume_claim_template.is_some() {
         put("BK_indexDirectories", INDEX_DIR.to_string());
     }
-    put(
-        "BOOKIE_MEM_OPTS",
-        k8s::merge_jvm_options(MEM_DEFAULTS, &jvm.memory_opts).join(" "),
-    );
-    put(
-        "BOOKIE_GC_OPTS",
-        k8s::merge_jvm_options(GC_DEFAULTS, &jvm.gc_opts).join(" "),
-    );
-    put(
-        "BOOKIE_EXTRA_OPTS",
-        k8s::merge_jvm_options(&[], &jvm.extra_opts).join(" "),
-    );
+    put("BOOKIE_MEM_OPTS", k8s::merge_jvm_options(MEM_DEFAULTS, &jvm.memory_opts).join(" "));
+    put("BOOKIE_GC_OPTS", k8s::merge_jvm_options(GC_DEFAULTS, &jvm.gc_opts).join(" "));
+    put("BOOKIE_EXTRA_OPTS", k8s::merge_jvm_options(&[], &jvm.extra_opts).join(" "));
     put("BK_AUTORECOVERY", bk.auto_recovery.to_string());
     if bk.auto_recovery {
         put("BK_lostBookieRecoveryDelay", "60".to_string());

@@ -13,8 +13,7 @@ mod validate;
 mod tests;
 
 use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind,
-    ReconcileInput, Reconciler, k8s,
+    CONTRACT_VERSION, Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s,
 };
 
 /// Value of the `component` label on every object this plugin emits.

@@ -4,14 +4,12 @@ use crate::config::{INDEX_DIR, JOURNAL_DIR, LEDGERS_DIR};
 use crate::{BOOKIE_PORT, COMPONENT};
 use ecs_plugin_sdk::{Cluster, k8s};
 use k8s_openapi::api::apps::v1::{
-    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
-    StatefulSetUpdateStrategy,
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, ExecAction,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort, ServiceSpec,
-    TCPSocketAction, VolumeMount, WeightedPodAffinityTerm,
+    Affinity, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, ExecAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    Service, ServicePort, ServiceSpec, TCPSocketAction, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -99,10 +97,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
             ..Default::default()
         }]),
         env_from: Some(vec![EnvFromSource {
-            config_map_ref: Some(ConfigMapEnvSource {
-                name: stateful_set_name(n),
-                ..Default::default()
-            }),
+            config_map_ref: Some(ConfigMapEnvSource { name: stateful_set_name(n), ..Default::default() }),
             ..Default::default()
         }]),
         volume_mounts: Some(mounts),
@@ -110,13 +105,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
         readiness_probe: Some(Probe {
             exec: Some(ExecAction {
                 command: Some(
-                    [
-                        "/bin/sh",
-                        "-c",
-                        "/opt/bookkeeper/bin/bookkeeper shell bookiesanity",
-                    ]
-                    .map(String::from)
-                    .to_vec(),
+                    ["/bin/sh", "-c", "/opt/bookkeeper/bin/bookkeeper shell bookiesanity"].map(String::from).to_vec(),
                 ),
             }),
             initial_delay_seconds: Some(20),
@@ -126,10 +115,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
         }),
         // A cheap port check: a slow sanity test must not get a busy bookie killed.
         liveness_probe: Some(Probe {
-            tcp_socket: Some(TCPSocketAction {
-                port: IntOrString::Int(BOOKIE_PORT),
-                ..Default::default()
-            }),
+            tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(BOOKIE_PORT), ..Default::default() }),
             initial_delay_seconds: Some(60),
             period_seconds: Some(15),
             ..Default::default()
@@ -151,18 +137,13 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
                 ..Default::default()
             }),
             // Data safety: bookie claims outlive scale-down and deletion; only a human removes them.
-            persistent_volume_claim_retention_policy: Some(
-                StatefulSetPersistentVolumeClaimRetentionPolicy {
-                    when_deleted: Some("Retain".to_string()),
-                    when_scaled: Some("Retain".to_string()),
-                },
-            ),
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: Some("Retain".to_string()),
+                when_scaled: Some("Retain".to_string()),
+            }),
             selector: k8s::selector(n, COMPONENT),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(k8s::labels(n, COMPONENT)),
-                    ..Default::default()
-                }),
+                metadata: Some(ObjectMeta { labels: Some(k8s::labels(n, COMPONENT)), ..Default::default() }),
                 spec: Some(PodSpec {
                     containers: vec![container],
                     affinity: Some(spread_by_host(n)),
@@ -192,11 +173,7 @@ pub fn pod_disruption_budget(cluster: &Cluster) -> PodDisruptionBudget {
     }
 }
 
-fn claim_template(
-    cluster: &Cluster,
-    name: &str,
-    spec: &PersistentVolumeClaimSpec,
-) -> PersistentVolumeClaim {
+fn claim_template(cluster: &Cluster, name: &str, spec: &PersistentVolumeClaimSpec) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
@@ -209,11 +186,7 @@ fn claim_template(
 }
 
 fn mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: name.to_string(),
-        mount_path: path.to_string(),
-        ..Default::default()
-    }
+    VolumeMount { name: name.to_string(), mount_path: path.to_string(), ..Default::default() }
 }
 
 /// Preferred (not required) anti-affinity: spread bookies over nodes, yet still schedule on a small
@@ -221,16 +194,14 @@ fn mount(name: &str, path: &str) -> VolumeMount {
 fn spread_by_host(cluster: &str) -> Affinity {
     Affinity {
         pod_anti_affinity: Some(PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![
-                WeightedPodAffinityTerm {
-                    weight: 100,
-                    pod_affinity_term: PodAffinityTerm {
-                        label_selector: Some(k8s::selector(cluster, COMPONENT)),
-                        topology_key: "kubernetes.io/hostname".to_string(),
-                        ..Default::default()
-                    },
+            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+                weight: 100,
+                pod_affinity_term: PodAffinityTerm {
+                    label_selector: Some(k8s::selector(cluster, COMPONENT)),
+                    topology_key: "kubernetes.io/hostname".to_string(),
+                    ..Default::default()
                 },
-            ]),
+            }]),
             ..Default::default()
         }),
         ..Default::default()

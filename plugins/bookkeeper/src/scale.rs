@@ -42,18 +42,16 @@ fn message(cluster: &Cluster, current: i32, desired: i32) -> String {
     if bk.storage.index_volume_claim_template.is_some() {
         templates.push(INDEX);
     }
-    let claims: Vec<String> = templates
-        .iter()
-        .map(|t| format!("{t}-{name}-<ordinal>"))
-        .collect();
-    let recovery = if bk.auto_recovery {
-        "auto-recovery re-replicates their ledgers"
+    let claims: Vec<String> = templates.iter().map(|t| format!("{t}-{name}-<ordinal>")).collect();
+    let next = if bk.auto_recovery {
+        "once auto-recovery has re-replicated their ledgers, delete the claims by hand"
     } else {
-        "autoRecovery is off: re-replicate their ledgers (bookkeeper shell recover)"
+        "autoRecovery is off: re-replicate their ledgers (bookkeeper shell recover), then delete the \
+         claims by hand"
     };
     format!(
         "Scaling bookies from {current} to {desired}: removing {removed}. Their PersistentVolumeClaims \
-         ({}) are kept: the operator never deletes bookie data; {recovery}, then delete the claims by hand.",
+         ({}) are kept, as the operator never deletes bookie data; {next}.",
         claims.join(", ")
     )
 }

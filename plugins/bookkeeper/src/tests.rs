@@ -3,8 +3,7 @@
 use crate::{Bookkeeper, COMPONENT};
 use ecs_plugin_sdk::spec::ECSClusterSpec;
 use ecs_plugin_sdk::{
-    Cluster, EventType, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler,
-    Versions,
+    Cluster, EventType, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler, Versions,
 };
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -52,13 +51,7 @@ fn seed_spec() -> Value {
 fn cluster_from(spec: Value) -> Cluster {
     let spec: ECSClusterSpec = serde_json::from_value(spec).expect("spec parses");
     let spec = serde_json::from_value(serde_json::to_value(spec).unwrap()).unwrap();
-    Cluster {
-        name: "ecs".into(),
-        namespace: "ecs-io".into(),
-        uid: String::new(),
-        generation: 1,
-        spec,
-    }
+    Cluster { name: "ecs".into(), namespace: "ecs-io".into(), uid: String::new(), generation: 1, spec }
 }
 
 fn seed_cluster() -> Cluster {
@@ -78,11 +71,7 @@ fn input(cluster: Cluster, observed: Vec<Value>) -> ReconcileInput {
         observed,
         tier2: None,
         // Differs from image.tag on purpose: the host's version wins.
-        versions: Versions {
-            bookkeeper: "0.5.0".into(),
-            controller: "0.4.0".into(),
-            node: "0.4.0".into(),
-        },
+        versions: Versions { bookkeeper: "0.5.0".into(), controller: "0.4.0".into(), node: "0.4.0".into() },
     }
 }
 
@@ -104,13 +93,7 @@ fn stateful_set(plan: &Plan) -> StatefulSet {
 
 fn mounts(sts: &StatefulSet) -> Vec<(String, String)> {
     let pod = &sts.spec.template.spec.as_ref().unwrap();
-    pod.containers[0]
-        .volume_mounts
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|m| (m.name.clone(), m.mount_path.clone()))
-        .collect()
+    pod.containers[0].volume_mounts.as_ref().unwrap().iter().map(|m| (m.name.clone(), m.mount_path.clone())).collect()
 }
 
 #[test]
@@ -126,10 +109,7 @@ fn describe_names_the_plugin() {
 
 #[test]
 fn seed_spec_is_valid() {
-    assert_eq!(
-        Bookkeeper::validate(&seed_cluster()),
-        Vec::<FieldError>::new()
-    );
+    assert_eq!(Bookkeeper::validate(&seed_cluster()), Vec::<FieldError>::new());
 }
 
 #[test]
@@ -139,11 +119,7 @@ fn objects_come_in_a_fixed_order() {
         .objects
         .iter()
         .map(|o| {
-            (
-                o["apiVersion"].as_str().unwrap(),
-                o["kind"].as_str().unwrap(),
-                o["metadata"]["name"].as_str().unwrap(),
-            )
+            (o["apiVersion"].as_str().unwrap(), o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap())
         })
         .collect();
     assert_eq!(
@@ -157,10 +133,7 @@ fn objects_come_in_a_fixed_order() {
     );
     for o in &plan.objects {
         assert_eq!(o["metadata"]["namespace"], "ecs-io");
-        assert_eq!(
-            o["metadata"]["labels"],
-            json!({"app": "ecs-cluster", "ecs_cluster": "ecs", "component": "bookie"})
-        );
+        assert_eq!(o["metadata"]["labels"], json!({"app": "ecs-cluster", "ecs_cluster": "ecs", "component": "bookie"}));
     }
 }
 
@@ -222,10 +195,7 @@ fn jvm_options_merge_with_the_defaults() {
         data["BOOKIE_MEM_OPTS"],
         "-Xms2g -XX:MaxDirectMemorySize=4g -XX:+ExitOnOutOfMemoryError -XX:+CrashOnOutOfMemoryError -Xmx2g"
     );
-    assert_eq!(
-        data["BOOKIE_GC_OPTS"],
-        "-XX:+UseG1GC -XX:MaxGCPauseMillis=20"
-    );
+    assert_eq!(data["BOOKIE_GC_OPTS"], "-XX:+UseG1GC -XX:MaxGCPauseMillis=20");
     assert_eq!(data["BOOKIE_EXTRA_OPTS"], "-Dfoo=bar");
 }
 
@@ -244,14 +214,8 @@ fn headless_service() {
     assert_eq!(spec.publish_not_ready_addresses, Some(true));
     let ports = spec.ports.unwrap();
     assert_eq!(ports.len(), 1);
-    assert_eq!(
-        (ports[0].name.as_deref(), ports[0].port),
-        (Some("bookie"), 3181)
-    );
-    assert_eq!(
-        spec.selector,
-        Some(ecs_plugin_sdk::k8s::labels("ecs", COMPONENT))
-    );
+    assert_eq!((ports[0].name.as_deref(), ports[0].port), (Some("bookie"), 3181));
+    assert_eq!(spec.selector, Some(ecs_plugin_sdk::k8s::labels("ecs", COMPONENT)));
 }
 
 #[test]
@@ -261,16 +225,10 @@ fn stateful_set_of_the_seed_cluster() {
     assert_eq!(spec.service_name.as_deref(), Some("ecs-bookie-headless"));
     assert_eq!(spec.replicas, Some(3));
     assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
-    assert_eq!(
-        spec.update_strategy.as_ref().unwrap().type_.as_deref(),
-        Some("RollingUpdate")
-    );
+    assert_eq!(spec.update_strategy.as_ref().unwrap().type_.as_deref(), Some("RollingUpdate"));
     let labels = ecs_plugin_sdk::k8s::labels("ecs", COMPONENT);
     assert_eq!(spec.selector.match_labels.as_ref(), Some(&labels));
-    assert_eq!(
-        spec.template.metadata.as_ref().unwrap().labels.as_ref(),
-        Some(&labels)
-    );
+    assert_eq!(spec.template.metadata.as_ref().unwrap().labels.as_ref(), Some(&labels));
 
     let pod = spec.template.spec.as_ref().unwrap();
     assert_eq!(pod.termination_grace_period_seconds, Some(30));
@@ -281,107 +239,48 @@ fn stateful_set_of_the_seed_cluster() {
     assert_eq!(c.image.as_deref(), Some("ecs/bookkeeper:0.5.0"));
     assert_eq!(c.image_pull_policy.as_deref(), Some("IfNotPresent"));
     let port = &c.ports.as_ref().unwrap()[0];
-    assert_eq!(
-        (port.name.as_deref(), port.container_port),
-        (Some("bookie"), 3181)
-    );
-    assert_eq!(
-        c.env_from.as_ref().unwrap()[0]
-            .config_map_ref
-            .as_ref()
-            .unwrap()
-            .name,
-        "ecs-bookie"
-    );
+    assert_eq!((port.name.as_deref(), port.container_port), (Some("bookie"), 3181));
+    assert_eq!(c.env_from.as_ref().unwrap()[0].config_map_ref.as_ref().unwrap().name, "ecs-bookie");
 
     let readiness = c.readiness_probe.as_ref().unwrap();
     assert_eq!(
         readiness.exec.as_ref().unwrap().command.as_deref().unwrap(),
-        [
-            "/bin/sh",
-            "-c",
-            "/opt/bookkeeper/bin/bookkeeper shell bookiesanity"
-        ]
+        ["/bin/sh", "-c", "/opt/bookkeeper/bin/bookkeeper shell bookiesanity"]
     );
     assert_eq!(
-        (
-            readiness.initial_delay_seconds,
-            readiness.period_seconds,
-            readiness.timeout_seconds
-        ),
+        (readiness.initial_delay_seconds, readiness.period_seconds, readiness.timeout_seconds),
         (Some(20), Some(10), Some(5))
     );
     let liveness = c.liveness_probe.as_ref().unwrap();
-    assert_eq!(
-        liveness.tcp_socket.as_ref().unwrap().port,
-        IntOrString::Int(3181)
-    );
-    assert_eq!(
-        (liveness.initial_delay_seconds, liveness.period_seconds),
-        (Some(60), Some(15))
-    );
+    assert_eq!(liveness.tcp_socket.as_ref().unwrap().port, IntOrString::Int(3181));
+    assert_eq!((liveness.initial_delay_seconds, liveness.period_seconds), (Some(60), Some(15)));
 
     let res = c.resources.as_ref().unwrap();
     let q = |m: &Option<BTreeMap<String, _>>, k: &str| {
-        m.as_ref()
-            .unwrap()
-            .get(k)
-            .map(|q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| q.0.clone())
+        m.as_ref().unwrap().get(k).map(|q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| q.0.clone())
     };
     assert_eq!(q(&res.requests, "cpu").as_deref(), Some("500m"));
     assert_eq!(q(&res.requests, "memory").as_deref(), Some("1Gi"));
     assert_eq!(q(&res.limits, "cpu").as_deref(), Some("1"));
     assert_eq!(q(&res.limits, "memory").as_deref(), Some("2Gi"));
 
-    let anti = pod
-        .affinity
-        .as_ref()
-        .unwrap()
-        .pod_anti_affinity
-        .as_ref()
-        .unwrap();
-    let term = &anti
-        .preferred_during_scheduling_ignored_during_execution
-        .as_ref()
-        .unwrap()[0];
+    let anti = pod.affinity.as_ref().unwrap().pod_anti_affinity.as_ref().unwrap();
+    let term = &anti.preferred_during_scheduling_ignored_during_execution.as_ref().unwrap()[0];
     assert_eq!(term.weight, 100);
-    assert_eq!(
-        term.pod_affinity_term.topology_key,
-        "kubernetes.io/hostname"
-    );
-    assert_eq!(
-        term.pod_affinity_term
-            .label_selector
-            .as_ref()
-            .unwrap()
-            .match_labels
-            .as_ref(),
-        Some(&labels)
-    );
+    assert_eq!(term.pod_affinity_term.topology_key, "kubernetes.io/hostname");
+    assert_eq!(term.pod_affinity_term.label_selector.as_ref().unwrap().match_labels.as_ref(), Some(&labels));
 
     let claims = spec.volume_claim_templates.as_ref().unwrap();
-    let names: Vec<_> = claims
-        .iter()
-        .map(|c| c.metadata.name.as_deref().unwrap())
-        .collect();
+    let names: Vec<_> = claims.iter().map(|c| c.metadata.name.as_deref().unwrap()).collect();
     assert_eq!(names, ["ledger", "journal"]);
     for claim in claims {
         assert_eq!(claim.metadata.labels.as_ref(), Some(&labels));
         let claim_spec = claim.spec.as_ref().unwrap();
         assert_eq!(claim_spec.storage_class_name.as_deref(), Some("standard"));
-        let requests = claim_spec
-            .resources
-            .as_ref()
-            .unwrap()
-            .requests
-            .as_ref()
-            .unwrap();
+        let requests = claim_spec.resources.as_ref().unwrap().requests.as_ref().unwrap();
         assert_eq!(requests["storage"].0, "10Gi");
     }
-    let retention = spec
-        .persistent_volume_claim_retention_policy
-        .as_ref()
-        .unwrap();
+    let retention = spec.persistent_volume_claim_retention_policy.as_ref().unwrap();
     assert_eq!(retention.when_scaled.as_deref(), Some("Retain"));
     assert_eq!(retention.when_deleted.as_deref(), Some("Retain"));
 }
@@ -393,10 +292,7 @@ fn ledger_and_journal_volumes_are_not_swapped() {
     let mounts = mounts(&stateful_set(&p));
     assert_eq!(
         mounts,
-        [
-            ("ledger".to_string(), "/bk/ledgers".to_string()),
-            ("journal".to_string(), "/bk/journal".to_string())
-        ]
+        [("ledger".to_string(), "/bk/ledgers".to_string()), ("journal".to_string(), "/bk/journal".to_string())]
     );
     // And the directories BookKeeper is told to use are the ones those volumes are mounted at.
     let data = config_data(&p);
@@ -407,14 +303,12 @@ fn ledger_and_journal_volumes_are_not_swapped() {
 #[test]
 fn index_volume_when_set() {
     let cluster = seed_with(|bk| {
-        bk["storage"]["indexVolumeClaimTemplate"] = json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}});
+        bk["storage"]["indexVolumeClaimTemplate"] =
+            json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}});
     });
     let p = plan(cluster);
     let sts = stateful_set(&p);
-    assert_eq!(
-        mounts(&sts)[2],
-        ("index".to_string(), "/bk/index".to_string())
-    );
+    assert_eq!(mounts(&sts)[2], ("index".to_string(), "/bk/index".to_string()));
     let claims = sts.spec.volume_claim_templates.unwrap();
     assert_eq!(claims[2].metadata.name.as_deref(), Some("index"));
     assert_eq!(config_data(&p)["BK_indexDirectories"], "/bk/index");
@@ -429,10 +323,7 @@ fn custom_resources_and_service_account() {
     });
     let sts = stateful_set(&plan(cluster));
     let pod = sts.spec.template.spec.unwrap();
-    assert_eq!(
-        pod.service_account_name.as_deref(),
-        Some("bk-service-account")
-    );
+    assert_eq!(pod.service_account_name.as_deref(), Some("bk-service-account"));
     let c = &pod.containers[0];
     assert_eq!(c.image_pull_policy.as_deref(), Some("Always"));
     let res = c.resources.as_ref().unwrap();
@@ -446,10 +337,7 @@ fn pod_disruption_budget() {
     let spec = pdb.spec.unwrap();
     assert_eq!(spec.max_unavailable, Some(IntOrString::Int(1)));
     assert_eq!(spec.min_available, None);
-    assert_eq!(
-        spec.selector.unwrap().match_labels,
-        Some(ecs_plugin_sdk::k8s::labels("ecs", COMPONENT))
-    );
+    assert_eq!(spec.selector.unwrap().match_labels, Some(ecs_plugin_sdk::k8s::labels("ecs", COMPONENT)));
 }
 
 fn observed_sts(replicas: i32) -> Value {
@@ -471,16 +359,8 @@ fn scale_down_warns_and_keeps_claims() {
     let event = &p.events[0];
     assert_eq!(event.type_, EventType::Warning);
     assert_eq!(event.reason, "BookieScaleDown");
-    assert!(
-        event.message.contains("ecs-bookie-3 to ecs-bookie-4"),
-        "{}",
-        event.message
-    );
-    assert!(
-        event.message.contains("ordinals 3 to 4"),
-        "{}",
-        event.message
-    );
+    assert!(event.message.contains("ecs-bookie-3 to ecs-bookie-4"), "{}", event.message);
+    assert!(event.message.contains("ordinals 3 to 4"), "{}", event.message);
     assert!(event.message.contains("kept"), "{}", event.message);
     // The plan itself still asks for the spec's replicas.
     assert_eq!(stateful_set(&p).spec.replicas, Some(3));
@@ -489,13 +369,7 @@ fn scale_down_warns_and_keeps_claims() {
 #[test]
 fn scale_down_by_one_names_one_ordinal() {
     let p = Bookkeeper::reconcile(&input(seed_cluster(), vec![observed_sts(4)])).unwrap();
-    assert!(
-        p.events[0]
-            .message
-            .contains("bookie ecs-bookie-3 (ordinal 3)"),
-        "{}",
-        p.events[0].message
-    );
+    assert!(p.events[0].message.contains("bookie ecs-bookie-3 (ordinal 3)"), "{}", p.events[0].message);
 }
 
 #[test]
@@ -516,11 +390,7 @@ fn status_counts_ready_bookies() {
             "status": {"conditions": [{"type": "Ready", "status": ready}]}
         })
     };
-    let observed = vec![
-        pod("ecs-bookie-1", "False"),
-        pod("ecs-bookie-0", "True"),
-        pod("ecs-bookie-2", "True"),
-    ];
+    let observed = vec![pod("ecs-bookie-1", "False"), pod("ecs-bookie-0", "True"), pod("ecs-bookie-2", "True")];
     let p = Bookkeeper::reconcile(&input(seed_cluster(), observed)).unwrap();
     assert_eq!(p.status.component, "bookie");
     assert_eq!(p.status.desired_replicas, 3);
@@ -553,10 +423,7 @@ fn validate_reports_every_problem_sorted() {
             "spec.bookkeeper.storage.journalVolumeClaimTemplate.resources.requests.storage",
         ]
     );
-    let replicas = errors
-        .iter()
-        .find(|e| e.path == "spec.bookkeeper.replicas")
-        .unwrap();
+    let replicas = errors.iter().find(|e| e.path == "spec.bookkeeper.replicas").unwrap();
     assert!(replicas.message.contains("quorum"), "{}", replicas.message);
     let mut sorted = errors.clone();
     sorted.sort();
@@ -581,4 +448,16 @@ fn empty_version_falls_back_to_the_spec_target() {
     let p = Bookkeeper::reconcile(&i).unwrap();
     let c = &stateful_set(&p).spec.template.spec.unwrap().containers[0];
     assert_eq!(c.image.as_deref(), Some("ecs/bookkeeper:0.4.0"));
+}
+
+#[test]
+fn scale_down_without_auto_recovery_says_what_to_do() {
+    let cluster = seed_with(|bk| {
+        bk["autoRecovery"] = json!(false);
+        bk["storage"]["indexVolumeClaimTemplate"] = json!({"resources": {"requests": {"storage": "5Gi"}}});
+    });
+    let p = Bookkeeper::reconcile(&input(cluster, vec![observed_sts(4)])).unwrap();
+    let message = &p.events[0].message;
+    assert!(message.contains("index-ecs-bookie-<ordinal>"), "{message}");
+    assert!(message.contains("autoRecovery is off"), "{message}");
 }

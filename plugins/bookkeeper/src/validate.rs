@@ -11,10 +11,7 @@ pub fn validate(spec: &ECSClusterSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
 
     if bk.image.repository.trim().is_empty() {
-        errors.push(FieldError::new(
-            format!("{PATH}.image.repository"),
-            "must not be empty",
-        ));
+        errors.push(FieldError::new(format!("{PATH}.image.repository"), "must not be empty"));
     }
     if bk.replicas < MIN_BOOKIES {
         errors.push(FieldError::new(
@@ -44,18 +41,9 @@ pub fn validate(spec: &ECSClusterSpec) -> Vec<FieldError> {
 
     let storage = &bk.storage;
     let claims = [
-        (
-            "ledgerVolumeClaimTemplate",
-            Some(&storage.ledger_volume_claim_template),
-        ),
-        (
-            "journalVolumeClaimTemplate",
-            Some(&storage.journal_volume_claim_template),
-        ),
-        (
-            "indexVolumeClaimTemplate",
-            storage.index_volume_claim_template.as_ref(),
-        ),
+        ("ledgerVolumeClaimTemplate", Some(&storage.ledger_volume_claim_template)),
+        ("journalVolumeClaimTemplate", Some(&storage.journal_volume_claim_template)),
+        ("indexVolumeClaimTemplate", storage.index_volume_claim_template.as_ref()),
     ];
     for (field, claim) in claims {
         if claim.is_some_and(|c| !has_storage_request(c)) {
@@ -72,19 +60,12 @@ pub fn validate(spec: &ECSClusterSpec) -> Vec<FieldError> {
 
 /// ConfigMap keys (hence `BK_<key>`) allow only `[A-Za-z0-9_.-]`.
 fn valid_option_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// Each flag must look like a JVM option: anything else would be read as the main class.
 fn jvm_flags(path: &str, jvm: &JvmOptions, errors: &mut Vec<FieldError>) {
-    let lists = [
-        ("memoryOpts", &jvm.memory_opts),
-        ("gcOpts", &jvm.gc_opts),
-        ("extraOpts", &jvm.extra_opts),
-    ];
+    let lists = [("memoryOpts", &jvm.memory_opts), ("gcOpts", &jvm.gc_opts), ("extraOpts", &jvm.extra_opts)];
     for (field, flags) in lists {
         for (i, flag) in flags.iter().enumerate() {
             if !flag.trim_start().starts_with('-') {

@@ -1,1 +1,84 @@
+//! The `node` reconciler: the ECS segment store nodes, wired to the cluster's Tier-2 provider.
+//!
+//! Emits, in this order: the node ConfigMap, the headless Service, the StatefulSet, the
+//! PodDisruptionBudget, one Service per node when external access is enabled, and last the Tier-2
+//! provider's own objects (e.g. Filestore's PersistentVolume and claim), which reach the cluster
+//! through this plan. Pure logic lives in the modules below so that it is unit-tested natively; this
+//! file only wires it to the plugin contract.
 
+mod config;
+mod objects;
+mod validate;
+mod wiring;
+
+#[cfg(test)]
+mod tests;
+
+use ecs_plugin_sdk::{
+    CONTRACT_VERSION, Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s,
+};
+
+/// Value of the `component` label on every object this plugin emits.
+pub const COMPONENT: &str = "ecs-node";
+
+/// The segment store's client port.
+pub const SERVER_PORT: i32 = 12345;
+
+/// The node reconciler.
+pub struct Node;
+
+impl Reconciler for Node {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "node".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            kind: PluginKind::Reconciler,
+            contract: CONTRACT_VERSION.to_string(),
+            component: COMPONENT.to_string(),
+            capabilities: Vec::new(),
+        }
+    }
+
+    fn validate(cluster: &Cluster) -> Vec<FieldError> {
+        validate::validate(cluster)
+    }
+
+    fn reconcile(input: &ReconcileInput) -> Result<Plan, PluginError> {
+        let cluster = &input.cluster;
+        // The host validates first; checking again keeps a bad spec from ever reaching the API server.
+        let errors = validate::validate(cluster);
+        if !errors.is_empty() {
+            return Err(PluginError::InvalidInput(errors));
+        }
+        let tier2 = input.tier2.as_ref().ok_or_else(|| {
+            PluginError::Failed(
+                "no Tier-2 wiring was given: the segment store nodes cannot run without Tier-2 storage \
+                 (spec.ecs.tier2)"
+                    .to_string(),
+            )
+        })?;
+        let pod_wiring = wiring::PodWiring::decode(tier2)?;
+        let image = objects::image(cluster, &input.versions.node);
+
+        let mut objects = vec![
+            k8s::document(&config::config_map(cluster, tier2)?)?,
+            k8s::document(&objects::headless_service(cluster))?,
+            k8s::document(&objects::stateful_set(cluster, &image, tier2, &pod_wiring))?,
+            k8s::document(&objects::pod_disruption_budget(cluster))?,
+        ];
+        for service in objects::external_services(cluster) {
+            objects.push(k8s::document(&service)?);
+        }
+        // Unchanged: the provider owns them; the host stamps and polices them like our own.
+        objects.extend(tier2.objects.iter().cloned());
+
+        let replicas = cluster.spec.ecs.node_replicas;
+        Ok(Plan {
+            objects,
+            status: k8s::component_status(cluster, COMPONENT, replicas, &input.observed),
+            events: Vec::new(),
+        })
+    }
+}
+
+ecs_plugin_sdk::export_reconciler!(Node);

@@ -83,9 +83,7 @@ pub fn cluster_from_wit(c: wit::Cluster) -> Result<model::Cluster, Vec<FieldErro
 }
 
 fn parse_documents(docs: Vec<String>, what: &str) -> Result<Vec<Value>, PluginError> {
-    docs.iter()
-        .map(|d| serde_json::from_str(d).map_err(|e| PluginError::Failed(format!("{what}: {e}"))))
-        .collect()
+    docs.iter().map(|d| serde_json::from_str(d).map_err(|e| PluginError::Failed(format!("{what}: {e}")))).collect()
 }
 
 fn to_documents(values: &[Value]) -> Vec<String> {

@@ -16,8 +16,8 @@ mod tests;
 
 use ecs_plugin_sdk::spec::FilestoreSpec;
 use ecs_plugin_sdk::{
-    CONTRACT_VERSION, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider,
-    Tier2Wiring, parse_config,
+    CONTRACT_VERSION, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring,
+    parse_config,
 };
 
 /// Value of the `component` label on the objects this provider emits.

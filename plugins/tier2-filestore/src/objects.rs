@@ -4,8 +4,8 @@ use crate::COMPONENT;
 use ecs_plugin_sdk::spec::FilestoreSpec;
 use ecs_plugin_sdk::{Cluster, PluginError, k8s};
 use k8s_openapi::api::core::v1::{
-    NFSVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PersistentVolumeSpec, VolumeResourceRequirements,
+    NFSVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeSpec, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -41,11 +41,7 @@ pub fn persistent_volume(cluster: &Cluster, spec: &FilestoreSpec) -> PersistentV
         spec: Some(PersistentVolumeSpec {
             capacity: Some(storage(&spec.capacity)),
             access_modes: Some(vec![ACCESS_MODE.to_string()]),
-            nfs: Some(NFSVolumeSource {
-                server: spec.server.clone(),
-                path: spec.path.clone(),
-                read_only: None,
-            }),
+            nfs: Some(NFSVolumeSource { server: spec.server.clone(), path: spec.path.clone(), read_only: None }),
             // Tier-2 holds the cluster's long-term data: deleting the claim must never wipe it.
             persistent_volume_reclaim_policy: Some("Retain".to_string()),
             // Empty, not unset: unset would let a default StorageClass provision a different volume.
@@ -68,10 +64,7 @@ pub fn persistent_volume_claim(cluster: &Cluster, spec: &FilestoreSpec) -> Persi
         spec: Some(PersistentVolumeClaimSpec {
             storage_class_name: Some(String::new()),
             access_modes: Some(vec![ACCESS_MODE.to_string()]),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(storage(&spec.capacity)),
-                limits: None,
-            }),
+            resources: Some(VolumeResourceRequirements { requests: Some(storage(&spec.capacity)), limits: None }),
             // Binds to our volume only, never to a dynamically provisioned one.
             volume_name: Some(volume_name(cluster)),
             ..Default::default()
@@ -82,8 +75,5 @@ pub fn persistent_volume_claim(cluster: &Cluster, spec: &FilestoreSpec) -> Persi
 
 /// The provider's objects: the volume, then the claim that binds it.
 pub fn objects(cluster: &Cluster, spec: &FilestoreSpec) -> Result<Vec<Value>, PluginError> {
-    Ok(vec![
-        k8s::document(&persistent_volume(cluster, spec))?,
-        k8s::document(&persistent_volume_claim(cluster, spec))?,
-    ])
+    Ok(vec![k8s::document(&persistent_volume(cluster, spec))?, k8s::document(&persistent_volume_claim(cluster, spec))?])
 }

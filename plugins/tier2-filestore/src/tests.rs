@@ -1,8 +1,7 @@
 use crate::Filestore;
 use ecs_plugin_sdk::spec::ECSClusterSpec;
 use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, EnvVar, FieldError, PluginError, PluginKind, Tier2Input,
-    Tier2Provider,
+    CONTRACT_VERSION, Cluster, EnvVar, FieldError, PluginError, PluginKind, Tier2Input, Tier2Provider,
 };
 use serde_json::{Value, json};
 
@@ -41,13 +40,7 @@ fn filestore(config: Value) -> Value {
 fn input_for(spec: ECSClusterSpec, namespace: &str) -> Tier2Input {
     let selection = spec.ecs.tier2.selections().remove(0);
     Tier2Input {
-        cluster: Cluster {
-            name: "ecs".into(),
-            namespace: namespace.into(),
-            uid: String::new(),
-            generation: 1,
-            spec,
-        },
+        cluster: Cluster { name: "ecs".into(), namespace: namespace.into(), uid: String::new(), generation: 1, spec },
         config: selection.config,
         config_path: selection.config_path,
         observed: Vec::new(),
@@ -55,12 +48,7 @@ fn input_for(spec: ECSClusterSpec, namespace: &str) -> Tier2Input {
 }
 
 fn seed_input() -> Tier2Input {
-    input_for(
-        seed_spec(filestore(
-            json!({"server": "10.123.189.202", "path": "/vol1", "capacity": "1T"}),
-        )),
-        "ecs-io",
-    )
+    input_for(seed_spec(filestore(json!({"server": "10.123.189.202", "path": "/vol1", "capacity": "1T"}))), "ecs-io")
 }
 
 fn input_with(config: Value) -> Tier2Input {
@@ -77,10 +65,7 @@ fn describes_itself() {
     assert_eq!(info.kind, PluginKind::Tier2Provider);
     assert_eq!(info.contract, CONTRACT_VERSION);
     assert_eq!(info.component, "tier2");
-    assert_eq!(
-        info.capabilities,
-        vec!["emits:PersistentVolume".to_string()]
-    );
+    assert_eq!(info.capabilities, vec!["emits:PersistentVolume".to_string()]);
 }
 
 #[test]
@@ -93,21 +78,9 @@ fn seed_example_is_valid() {
 #[test]
 fn nodes_are_wired_like_nfs_on_the_created_claim() {
     let wiring = Filestore::provide(&seed_input()).unwrap();
-    assert_eq!(
-        wiring.env,
-        vec![
-            EnvVar::new("TIER2_STORAGE", "FILESYSTEM"),
-            EnvVar::new("NFS_MOUNT", "/mnt/tier2")
-        ]
-    );
-    assert_eq!(
-        wiring.volumes,
-        vec![json!({"name": "tier2", "persistentVolumeClaim": {"claimName": "ecs-tier2"}})]
-    );
-    assert_eq!(
-        wiring.mounts,
-        vec![json!({"name": "tier2", "mountPath": "/mnt/tier2"})]
-    );
+    assert_eq!(wiring.env, vec![EnvVar::new("TIER2_STORAGE", "FILESYSTEM"), EnvVar::new("NFS_MOUNT", "/mnt/tier2")]);
+    assert_eq!(wiring.volumes, vec![json!({"name": "tier2", "persistentVolumeClaim": {"claimName": "ecs-tier2"}})]);
+    assert_eq!(wiring.mounts, vec![json!({"name": "tier2", "mountPath": "/mnt/tier2"})]);
     assert!(wiring.secret_env.is_empty());
     assert!(wiring.jvm_options.is_empty());
 }
@@ -159,19 +132,11 @@ fn volume_name_includes_the_namespace() {
 
 #[test]
 fn capacity_defaults_to_one_tebibyte() {
-    let input = input_for(
-        seed_spec(filestore(
-            json!({"server": "filestore.internal", "path": "/vol1"}),
-        )),
-        "default",
-    );
+    let input = input_for(seed_spec(filestore(json!({"server": "filestore.internal", "path": "/vol1"}))), "default");
     assert!(Filestore::validate(&input).is_empty());
     let wiring = Filestore::provide(&input).unwrap();
     assert_eq!(wiring.objects[0]["spec"]["capacity"]["storage"], "1Ti");
-    assert_eq!(
-        wiring.objects[1]["spec"]["resources"]["requests"]["storage"],
-        "1Ti"
-    );
+    assert_eq!(wiring.objects[1]["spec"]["resources"]["requests"]["storage"], "1Ti");
 }
 
 #[test]
@@ -181,38 +146,18 @@ fn every_problem_is_reported_at_its_path() {
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
         paths,
-        vec![
-            "spec.ecs.tier2.filestore.server",
-            "spec.ecs.tier2.filestore.path",
-            "spec.ecs.tier2.filestore.capacity"
-        ]
+        vec!["spec.ecs.tier2.filestore.server", "spec.ecs.tier2.filestore.path", "spec.ecs.tier2.filestore.capacity"]
     );
-    assert_eq!(
-        Filestore::provide(&input),
-        Err(PluginError::InvalidInput(errors))
-    );
+    assert_eq!(Filestore::provide(&input), Err(PluginError::InvalidInput(errors)));
 }
 
 #[test]
 fn servers_must_be_ipv4_addresses_or_hostnames() {
-    for good in [
-        "10.123.189.202",
-        "filestore",
-        "nfs-1.example.com",
-        "NFS.Example.com",
-    ] {
+    for good in ["10.123.189.202", "filestore", "nfs-1.example.com", "NFS.Example.com"] {
         let input = input_with(json!({"server": good, "path": "/vol1", "capacity": "1Ti"}));
         assert!(Filestore::validate(&input).is_empty(), "{good}");
     }
-    for bad in [
-        "10.0.0.256",
-        "10.0.0",
-        "nfs server",
-        "-nfs",
-        "nfs_1",
-        "a..b",
-        "10.0.0.1:/vol1",
-    ] {
+    for bad in ["10.0.0.256", "10.0.0", "nfs server", "-nfs", "nfs_1", "a..b", "10.0.0.1:/vol1"] {
         let input = input_with(json!({"server": bad, "path": "/vol1", "capacity": "1Ti"}));
         let errors = Filestore::validate(&input);
         assert_eq!(errors.len(), 1, "{bad}: {errors:?}");
@@ -226,9 +171,7 @@ fn capacities_must_be_quantities() {
         let input = input_with(json!({"server": "10.0.0.2", "path": "/vol1", "capacity": good}));
         assert!(Filestore::validate(&input).is_empty(), "{good}");
     }
-    for bad in [
-        "", "Ti", "1TB", "1 Ti", "-1Ti", "0", "0Gi", "1.Ti", ".5Ti", "1e12", "1ki",
-    ] {
+    for bad in ["", "Ti", "1TB", "1 Ti", "-1Ti", "0", "0Gi", "1.Ti", ".5Ti", "1e12", "1ki"] {
         let input = input_with(json!({"server": "10.0.0.2", "path": "/vol1", "capacity": bad}));
         let errors = Filestore::validate(&input);
         assert_eq!(errors.len(), 1, "{bad}: {errors:?}");
@@ -242,10 +185,7 @@ fn missing_fields_are_reported_at_the_config_path() {
     let errors = Filestore::validate(&input);
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].path, "spec.ecs.tier2.filestore");
-    assert!(matches!(
-        Filestore::provide(&input),
-        Err(PluginError::InvalidInput(_))
-    ));
+    assert!(matches!(Filestore::provide(&input), Err(PluginError::InvalidInput(_))));
 }
 
 #[test]

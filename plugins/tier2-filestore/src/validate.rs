@@ -13,19 +13,13 @@ pub fn validate(spec: &FilestoreSpec, config_path: &str) -> Vec<FieldError> {
     if !spec.path.starts_with('/') {
         errors.push(FieldError::new(
             format!("{config_path}.path"),
-            format!(
-                "{:?} must be an absolute path of the fileshare, e.g. /vol1",
-                spec.path
-            ),
+            format!("{:?} must be an absolute path of the fileshare, e.g. /vol1", spec.path),
         ));
     }
     if !is_quantity(&spec.capacity) {
         errors.push(FieldError::new(
             format!("{config_path}.capacity"),
-            format!(
-                "{:?} is not a Kubernetes quantity, e.g. 1Ti or 500Gi",
-                spec.capacity
-            ),
+            format!("{:?} is not a Kubernetes quantity, e.g. 1Ti or 500Gi", spec.capacity),
         ));
     }
     errors
@@ -51,9 +45,7 @@ fn is_hostname(name: &str) -> bool {
     name.len() <= 253
         && name.split('.').all(|label| {
             (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -63,19 +55,12 @@ fn is_hostname(name: &str) -> bool {
 /// suffix (`1Ti`, `1.5T`, `500Gi`), greater than zero. Exponent forms (`1e12`) are left out on purpose:
 /// nobody sizes a share that way, and a stray `e` is more likely a typo.
 pub fn is_quantity(quantity: &str) -> bool {
-    const SUFFIXES: [&str; 12] = [
-        "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E",
-    ];
-    let number = SUFFIXES
-        .iter()
-        .find_map(|s| quantity.strip_suffix(s))
-        .unwrap_or(quantity);
+    const SUFFIXES: [&str; 12] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E"];
+    let number = SUFFIXES.iter().find_map(|s| quantity.strip_suffix(s)).unwrap_or(quantity);
     let (whole, fraction) = match number.split_once('.') {
         Some((whole, fraction)) => (whole, Some(fraction)),
         None => (number, None),
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    digits(whole)
-        && fraction.is_none_or(digits)
-        && number.bytes().any(|b| (b'1'..=b'9').contains(&b))
+    digits(whole) && fraction.is_none_or(digits) && number.bytes().any(|b| (b'1'..=b'9').contains(&b))
 }

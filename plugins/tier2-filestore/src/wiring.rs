@@ -18,16 +18,9 @@ pub fn wiring(claim_name: &str) -> Result<Tier2Wiring, PluginError> {
         }),
         ..Default::default()
     };
-    let mount = VolumeMount {
-        name: VOLUME.to_string(),
-        mount_path: MOUNT_PATH.to_string(),
-        ..Default::default()
-    };
+    let mount = VolumeMount { name: VOLUME.to_string(), mount_path: MOUNT_PATH.to_string(), ..Default::default() };
     Ok(Tier2Wiring {
-        env: vec![
-            EnvVar::new("TIER2_STORAGE", "FILESYSTEM"),
-            EnvVar::new("NFS_MOUNT", MOUNT_PATH),
-        ],
+        env: vec![EnvVar::new("TIER2_STORAGE", "FILESYSTEM"), EnvVar::new("NFS_MOUNT", MOUNT_PATH)],
         volumes: vec![k8s::document(&volume)?],
         mounts: vec![k8s::document(&mount)?],
         ..Default::default()

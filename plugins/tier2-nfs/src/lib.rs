@@ -12,8 +12,8 @@ mod tests;
 
 use ecs_plugin_sdk::spec::FilesystemSpec;
 use ecs_plugin_sdk::{
-    CONTRACT_VERSION, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider,
-    Tier2Wiring, parse_config,
+    CONTRACT_VERSION, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring,
+    parse_config,
 };
 
 /// The `tier2-nfs` provider.

@@ -1,8 +1,7 @@
 use crate::Nfs;
 use ecs_plugin_sdk::spec::{ECSClusterSpec, Tier2Spec};
 use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, EnvVar, FieldError, PluginError, PluginKind, Tier2Input,
-    Tier2Provider,
+    CONTRACT_VERSION, Cluster, EnvVar, FieldError, PluginError, PluginKind, Tier2Input, Tier2Provider,
 };
 use serde_json::{Value, json};
 
@@ -37,13 +36,7 @@ fn seed_spec() -> ECSClusterSpec {
 fn input_for(spec: ECSClusterSpec) -> Tier2Input {
     let selection = spec.ecs.tier2.selections().remove(0);
     Tier2Input {
-        cluster: Cluster {
-            name: "ecs".into(),
-            namespace: "default".into(),
-            uid: String::new(),
-            generation: 1,
-            spec,
-        },
+        cluster: Cluster { name: "ecs".into(), namespace: "default".into(), uid: String::new(), generation: 1, spec },
         config: selection.config,
         config_path: selection.config_path,
         observed: Vec::new(),
@@ -77,21 +70,9 @@ fn seed_example_is_valid() {
 #[test]
 fn seed_example_mounts_the_claim_at_mnt_tier2() {
     let wiring = Nfs::provide(&input_for(seed_spec())).unwrap();
-    assert_eq!(
-        wiring.env,
-        vec![
-            EnvVar::new("TIER2_STORAGE", "FILESYSTEM"),
-            EnvVar::new("NFS_MOUNT", "/mnt/tier2")
-        ]
-    );
-    assert_eq!(
-        wiring.volumes,
-        vec![json!({"name": "tier2", "persistentVolumeClaim": {"claimName": "ecs-tier2"}})]
-    );
-    assert_eq!(
-        wiring.mounts,
-        vec![json!({"name": "tier2", "mountPath": "/mnt/tier2"})]
-    );
+    assert_eq!(wiring.env, vec![EnvVar::new("TIER2_STORAGE", "FILESYSTEM"), EnvVar::new("NFS_MOUNT", "/mnt/tier2")]);
+    assert_eq!(wiring.volumes, vec![json!({"name": "tier2", "persistentVolumeClaim": {"claimName": "ecs-tier2"}})]);
+    assert_eq!(wiring.mounts, vec![json!({"name": "tier2", "mountPath": "/mnt/tier2"})]);
     assert!(wiring.secret_env.is_empty());
     assert!(wiring.jvm_options.is_empty());
     assert!(wiring.objects.is_empty());
@@ -99,35 +80,21 @@ fn seed_example_mounts_the_claim_at_mnt_tier2() {
 
 #[test]
 fn read_only_claim_is_passed_on() {
-    let input =
-        input_with(json!({"persistentVolumeClaim": {"claimName": "ecs-tier2", "readOnly": true}}));
+    let input = input_with(json!({"persistentVolumeClaim": {"claimName": "ecs-tier2", "readOnly": true}}));
     let wiring = Nfs::provide(&input).unwrap();
     assert_eq!(
         wiring.volumes,
-        vec![
-            json!({"name": "tier2", "persistentVolumeClaim": {"claimName": "ecs-tier2", "readOnly": true}})
-        ]
+        vec![json!({"name": "tier2", "persistentVolumeClaim": {"claimName": "ecs-tier2", "readOnly": true}})]
     );
 }
 
 #[test]
 fn invalid_claim_names_are_rejected_at_their_path() {
-    for bad in [
-        "",
-        "Ecs-Tier2",
-        "-tier2",
-        "tier2-",
-        "tier_2",
-        "a..b",
-        &"a".repeat(254),
-    ] {
+    for bad in ["", "Ecs-Tier2", "-tier2", "tier2-", "tier_2", "a..b", &"a".repeat(254)] {
         let input = input_with(json!({"persistentVolumeClaim": {"claimName": bad}}));
         let errors = Nfs::validate(&input);
         assert_eq!(errors.len(), 1, "{bad:?}: {errors:?}");
-        assert_eq!(
-            errors[0].path,
-            "spec.ecs.tier2.filesystem.persistentVolumeClaim.claimName"
-        );
+        assert_eq!(errors[0].path, "spec.ecs.tier2.filesystem.persistentVolumeClaim.claimName");
         assert_eq!(Nfs::provide(&input), Err(PluginError::InvalidInput(errors)));
     }
     let ok = input_with(json!({"persistentVolumeClaim": {"claimName": "tier2.nfs-0"}}));

@@ -26,9 +26,7 @@ pub fn dns1123_subdomain_problem(name: &str) -> Option<String> {
     }
     for label in name.split('.') {
         let valid = !label.is_empty()
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !valid {

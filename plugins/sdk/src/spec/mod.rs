@@ -83,10 +83,7 @@ impl ECSClusterSpec {
     /// The version a component runs when no upgrade is in progress: `spec.version`, else the
     /// component's image tag, else the default.
     pub fn target_version(&self, image: &ImageSpec) -> String {
-        self.version
-            .clone()
-            .or_else(|| image.tag.clone())
-            .unwrap_or_else(|| DEFAULT_VERSION.to_string())
+        self.version.clone().or_else(|| image.tag.clone()).unwrap_or_else(|| DEFAULT_VERSION.to_string())
     }
 }
 

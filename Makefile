@@ -1,0 +1,65 @@
+# ecs-operator: the commands the README documents.
+#   make demo    render the seed example through the built-in plugins and list the objects
+#   make test    everything CI checks (installs what it needs on a fresh machine)
+#   make bench   criterion benchmarks (release build)
+
+SHELL := /bin/bash
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip2
+PLUGIN_PACKAGES := ecs-plugin-bookkeeper ecs-plugin-controller ecs-plugin-node ecs-plugin-tier2-nfs \
+	ecs-plugin-tier2-filestore ecs-plugin-tier2-hdfs ecs-plugin-tier2-ecs ecs-plugin-hostile \
+	ecs-plugin-tier2-nfs-inline
+PLUGIN_FLAGS := $(addprefix -p ,$(PLUGIN_PACKAGES))
+BIN := target/debug/ecs-operator
+WASM_OUT := target/$(WASM_TARGET)/plugin
+# The example third-party plugin, alone in a directory as a user would drop it in.
+EXAMPLE_PLUGIN_DIR := target/example-plugins
+# Heavy tools live outside the repo so that fresh clones reuse them.
+TOOLS_CACHE ?= $(HOME)/.cache/ecs-operator
+KUBE_VERSION ?= 1.37.0
+
+.PHONY: all build plugins wasm-target crd demo test lint unit cases schema-check bench clean
+
+all: build
+
+wasm-target:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+plugins: wasm-target
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(PLUGIN_FLAGS)
+	mkdir -p $(EXAMPLE_PLUGIN_DIR)
+	cp $(WASM_OUT)/ecs_plugin_tier2_nfs_inline.wasm $(EXAMPLE_PLUGIN_DIR)/
+
+build: plugins
+	$(CARGO) build -p ecs-operator
+
+crd: build
+	$(BIN) crd > deploy/crd.yaml
+
+demo: build
+	@echo "# ECSCluster deploy/examples/ecs.yaml, rendered by the built-in plugins:"
+	$(BIN) render -f deploy/examples/ecs.yaml -o table
+
+lint: plugins
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) $(PLUGIN_FLAGS) -- -D warnings
+
+unit: build
+	$(CARGO) test --workspace
+
+cases: build
+	$(BIN) test tests/cases
+	$(BIN) test plugins/examples/tier2-nfs-inline/cases --plugin-dir $(EXAMPLE_PLUGIN_DIR)
+
+schema-check: cases
+	scripts/validate-schemas.sh $(KUBE_VERSION) tests/cases/*/expected.yaml plugins/examples/*/cases/*/expected.yaml
+
+test: lint unit cases schema-check
+
+bench: plugins
+	$(CARGO) bench -p ecs-operator --bench plugins
+	scripts/report-sizes.sh
+
+clean:
+	$(CARGO) clean
