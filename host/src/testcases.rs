@@ -1,6 +1,7 @@
 //! The recorded-spec runner behind `ecs-operator test`: each case directory holds `cluster.yaml`,
-//! an optional `observed.yaml` (live objects, e.g. captured by `ecs-operator record`), and the golden
-//! `expected.yaml` (the rendered plan) or `expected-error.txt`. Cases run offline through the real
+//! an optional `observed.yaml` (live objects, e.g. captured by `ecs-operator record`), and the goldens:
+//! `expected.yaml` (the rendered objects) with `expected-status.yaml` (per-component status and
+//! events the plugins reported), or `expected-error.txt`. Cases run offline through the real
 //! plugins, so a plugin author can test a plugin against recorded clusters without Kubernetes.
 
 use crate::output;
@@ -12,13 +13,26 @@ use std::path::{Path, PathBuf};
 pub const CLUSTER_FILE: &str = "cluster.yaml";
 pub const OBSERVED_FILE: &str = "observed.yaml";
 pub const EXPECTED_FILE: &str = "expected.yaml";
+pub const EXPECTED_STATUS_FILE: &str = "expected-status.yaml";
 pub const EXPECTED_ERROR_FILE: &str = "expected-error.txt";
 
-/// What rendering a case produced: the plan as YAML, or the error text the CLI would print.
+/// What rendering a case produced: the plan as YAML (objects, then status and events), or the error
+/// text the CLI would print.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Plan(String),
+    Plan { objects: String, status: String },
     Error(String),
+}
+
+/// The plugins' status contributions and events, as a stable YAML document.
+fn status_yaml(rendered: &pipeline::Rendered) -> String {
+    let events: Vec<serde_json::Value> = rendered
+        .events
+        .iter()
+        .map(|e| serde_json::json!({"plugin": e.plugin, "type": e.event.type_, "reason": e.event.reason, "message": e.event.message}))
+        .collect();
+    let doc = serde_json::json!({"components": rendered.components, "events": events});
+    serde_yaml::to_string(&doc).expect("JSON values always serialize to YAML")
 }
 
 pub enum Verdict {
@@ -47,7 +61,7 @@ pub fn render_manifest(plugins: &PluginSet, manifest: &str, observed: &[serde_js
     };
     let versions = pipeline::target_versions(&cluster);
     match pipeline::render(plugins, &cluster, observed, &versions) {
-        Ok(rendered) => Outcome::Plan(output::yaml(&rendered.objects)),
+        Ok(rendered) => Outcome::Plan { objects: output::yaml(&rendered.objects), status: status_yaml(&rendered) },
         Err(e) => Outcome::Error(error_text(&e)),
     }
 }
@@ -70,32 +84,48 @@ pub fn check_case(plugins: &PluginSet, dir: &Path, update: bool) -> Verdict {
         Ok(o) => o,
         Err(e) => return Verdict::Fail(e),
     };
-    let (file, other, actual) = match &outcome {
-        Outcome::Plan(yaml) => (EXPECTED_FILE, EXPECTED_ERROR_FILE, yaml.as_str()),
-        Outcome::Error(text) => (EXPECTED_ERROR_FILE, EXPECTED_FILE, text.as_str()),
+    // (file, content) pairs this outcome must match, and the goldens of the other outcome.
+    let (files, stale): (Vec<(&str, &str)>, &[&str]) = match &outcome {
+        Outcome::Plan { objects, status } => {
+            (vec![(EXPECTED_FILE, objects), (EXPECTED_STATUS_FILE, status)], &[EXPECTED_ERROR_FILE])
+        }
+        Outcome::Error(text) => (vec![(EXPECTED_ERROR_FILE, text)], &[EXPECTED_FILE, EXPECTED_STATUS_FILE]),
     };
     if update {
-        let result = std::fs::write(dir.join(file), actual).and_then(|_| match std::fs::remove_file(dir.join(other)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        });
-        return match result {
+        let write = || -> std::io::Result<()> {
+            for (file, content) in &files {
+                std::fs::write(dir.join(file), content)?;
+            }
+            for file in stale {
+                match std::fs::remove_file(dir.join(file)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
+        };
+        return match write() {
             Ok(()) => Verdict::Updated,
-            Err(e) => Verdict::Fail(format!("writing {file}: {e}")),
+            Err(e) => Verdict::Fail(format!("writing goldens: {e}")),
         };
     }
-    match std::fs::read_to_string(dir.join(file)) {
-        Ok(expected) if expected == actual => Verdict::Pass,
-        Ok(expected) => Verdict::Fail(diff(&expected, actual, file)),
-        Err(_) if dir.join(other).exists() => Verdict::Fail(format!(
-            "expected {} but got {}:\n{actual}",
-            if other == EXPECTED_FILE { "a plan" } else { "an error" },
-            if file == EXPECTED_FILE { "a plan" } else { "an error" },
-        )),
-        Err(_) => {
-            Verdict::Fail(format!("no {EXPECTED_FILE} or {EXPECTED_ERROR_FILE}; run with --update to record one"))
+    if stale.iter().any(|f| dir.join(f).exists()) {
+        let (expected, got) = match outcome {
+            Outcome::Plan { .. } => ("an error", "a plan"),
+            Outcome::Error(_) => ("a plan", "an error"),
+        };
+        let shown = files.iter().map(|(_, c)| *c).collect::<Vec<_>>().join("");
+        return Verdict::Fail(format!("expected {expected} but got {got}:\n{shown}"));
+    }
+    let mut failures = String::new();
+    for (file, actual) in &files {
+        match std::fs::read_to_string(dir.join(file)) {
+            Ok(expected) if expected == *actual => {}
+            Ok(expected) => failures.push_str(&diff(&expected, actual, file)),
+            Err(_) => failures.push_str(&format!("no {file}; run with --update to record it\n")),
         }
     }
+    if failures.is_empty() { Verdict::Pass } else { Verdict::Fail(failures) }
 }
 
 fn diff(expected: &str, actual: &str, file: &str) -> String {

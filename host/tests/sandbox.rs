@@ -6,8 +6,7 @@
 use ecs_operator::pipeline::{self, RenderError};
 use ecs_operator::plugins::{Grants, PluginSet};
 use ecs_operator::runtime::{Fault, Limits, Plugin, PluginCallError, PluginSource, Runtime};
-use ecs_plugin_sdk::spec::ECSClusterSpec;
-use ecs_plugin_sdk::{Cluster, Plan, PluginKind, ReconcileInput};
+use ecs_plugin_sdk::{Cluster, Plan, PluginKind, ReconcileInput, testing};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -39,51 +38,14 @@ fn limits() -> Limits {
 
 /// The seed README's example cluster, under the given name.
 fn cluster(name: &str) -> Cluster {
-    let spec: ECSClusterSpec = serde_json::from_value(json!({
-        "zookeeperUri": "zk-client:2181",
-        "bookkeeper": {
-            "image": {"repository": "ecs/bookkeeper", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "replicas": 3,
-            "storage": {
-                "ledgerVolumeClaimTemplate": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}
-                },
-                "journalVolumeClaimTemplate": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}
-                }
-            },
-            "autoRecovery": true
-        },
-        "ecs": {
-            "controllerReplicas": 1,
-            "nodeReplicas": 3,
-            "cacheVolumeClaimTemplate": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "standard",
-                "resources": {"requests": {"storage": "20Gi"}}
-            },
-            "image": {"repository": "ecs/ecs", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "tier2": {"filesystem": {"persistentVolumeClaim": {"claimName": "ecs-tier2"}}}
-        }
-    }))
-    .expect("the seed example is a valid spec");
-    Cluster {
-        name: name.to_string(),
-        namespace: NAMESPACE.to_string(),
-        uid: "6c1a0f5e-0000-4000-8000-00000000beef".to_string(),
-        generation: 1,
-        spec,
-    }
+    testing::cluster().name(name).namespace(NAMESPACE).uid("6c1a0f5e-0000-4000-8000-00000000beef").build()
 }
 
 fn input(name: &str) -> ReconcileInput {
     let cluster = cluster(name);
+    // The host's choice of versions, not the fixture's.
     let versions = pipeline::target_versions(&cluster);
-    ReconcileInput { cluster, observed: Vec::new(), tier2: None, versions }
+    ReconcileInput { versions, ..testing::reconcile_input(cluster) }
 }
 
 /// One runtime and one loaded hostile plugin, shared by every Runtime-level test: each call gets a

@@ -47,12 +47,7 @@ fn lines(errors: &[FieldError]) -> String {
 /// The version each component runs (upgrades are orchestrated by the controller, which passes its
 /// own; offline it is the spec's target).
 pub fn target_versions(cluster: &Cluster) -> Versions {
-    let spec = &cluster.spec;
-    Versions {
-        bookkeeper: spec.target_version(&spec.bookkeeper.image),
-        controller: spec.target_version(&spec.ecs.image),
-        node: spec.target_version(&spec.ecs.image),
-    }
+    Versions::targets(&cluster.spec)
 }
 
 /// Observed objects that belong to `component` of this cluster.
@@ -215,6 +210,7 @@ pub fn render(
 
     policy::check_plan(&objects)?;
     let mut objects: Vec<Value> = objects.into_iter().map(|(_, o)| o).collect();
+    super::config_hash::stamp(&mut objects);
     objects.sort_by_key(policy::apply_rank);
     Ok(Rendered { objects, components, events, versions: versions.clone() })
 }

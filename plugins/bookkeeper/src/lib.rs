@@ -12,9 +12,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s,
-};
+use ecs_plugin_sdk::{Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s};
 
 /// Value of the `component` label on every object this plugin emits.
 pub const COMPONENT: &str = "bookie";
@@ -27,14 +25,7 @@ pub struct Bookkeeper;
 
 impl Reconciler for Bookkeeper {
     fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "bookkeeper".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            kind: PluginKind::Reconciler,
-            contract: CONTRACT_VERSION.to_string(),
-            component: COMPONENT.to_string(),
-            capabilities: Vec::new(),
-        }
+        ecs_plugin_sdk::plugin_info!("bookkeeper", PluginKind::Reconciler, COMPONENT, &[])
     }
 
     fn validate(cluster: &Cluster) -> Vec<FieldError> {
@@ -44,10 +35,7 @@ impl Reconciler for Bookkeeper {
     fn reconcile(input: &ReconcileInput) -> Result<Plan, PluginError> {
         let cluster = &input.cluster;
         // The host validates first; checking again keeps a bad spec from ever reaching the API server.
-        let errors = validate::validate(&cluster.spec);
-        if !errors.is_empty() {
-            return Err(PluginError::InvalidInput(errors));
-        }
+        ecs_plugin_sdk::validate::ensure_valid(validate::validate(&cluster.spec))?;
         let image = objects::image(cluster, &input.versions.bookkeeper);
         let objects = vec![
             k8s::document(&config::config_map(cluster))?,

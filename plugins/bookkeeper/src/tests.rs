@@ -1,9 +1,8 @@
 //! Native tests on the seed's example cluster (README "Deploy a sample ECS cluster").
 
 use crate::{Bookkeeper, COMPONENT};
-use ecs_plugin_sdk::spec::ECSClusterSpec;
 use ecs_plugin_sdk::{
-    Cluster, EventType, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler, Versions,
+    Cluster, EventType, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler, testing,
 };
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -12,67 +11,20 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// The seed's `ecs.yaml`, as JSON.
-fn seed_spec() -> Value {
-    json!({
-        "zookeeperUri": "zk-client:2181",
-        "bookkeeper": {
-            "image": {"repository": "ecs/bookkeeper", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "replicas": 3,
-            "storage": {
-                "ledgerVolumeClaimTemplate": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}
-                },
-                "journalVolumeClaimTemplate": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}
-                }
-            },
-            "autoRecovery": true
-        },
-        "ecs": {
-            "controllerReplicas": 1,
-            "nodeReplicas": 3,
-            "cacheVolumeClaimTemplate": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "standard",
-                "resources": {"requests": {"storage": "20Gi"}}
-            },
-            "image": {"repository": "ecs/ecs", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "tier2": {"filesystem": {"persistentVolumeClaim": {"claimName": "ecs-tier2"}}}
-        }
-    })
-}
-
-/// A cluster from a spec document, defaulted the way the host does it (serde round trip).
-fn cluster_from(spec: Value) -> Cluster {
-    let spec: ECSClusterSpec = serde_json::from_value(spec).expect("spec parses");
-    let spec = serde_json::from_value(serde_json::to_value(spec).unwrap()).unwrap();
-    Cluster { name: "ecs".into(), namespace: "ecs-io".into(), uid: String::new(), generation: 1, spec }
-}
-
 fn seed_cluster() -> Cluster {
-    cluster_from(seed_spec())
+    testing::cluster().build()
 }
 
-/// A seed spec with one change at a JSON pointer-ish path under `bookkeeper`.
+/// The seed cluster with an edit of its `bookkeeper` section.
 fn seed_with(edit: impl FnOnce(&mut Value)) -> Cluster {
-    let mut spec = seed_spec();
-    edit(&mut spec["bookkeeper"]);
-    cluster_from(spec)
+    testing::cluster().edit(|spec| edit(&mut spec["bookkeeper"])).build()
 }
 
 fn input(cluster: Cluster, observed: Vec<Value>) -> ReconcileInput {
-    ReconcileInput {
-        cluster,
-        observed,
-        tier2: None,
-        // Differs from image.tag on purpose: the host's version wins.
-        versions: Versions { bookkeeper: "0.5.0".into(), controller: "0.4.0".into(), node: "0.4.0".into() },
-    }
+    let mut input = ReconcileInput { observed, ..testing::reconcile_input(cluster) };
+    // Differs from image.tag on purpose: the host's version wins.
+    input.versions.bookkeeper = "0.5.0".into();
+    input
 }
 
 fn plan(cluster: Cluster) -> Plan {
@@ -80,7 +32,7 @@ fn plan(cluster: Cluster) -> Plan {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(plan: &Plan, index: usize) -> T {
-    serde_json::from_value(plan.objects[index].clone()).expect("object deserializes")
+    testing::typed(&plan.objects[index])
 }
 
 fn config_data(plan: &Plan) -> BTreeMap<String, String> {
@@ -99,12 +51,7 @@ fn mounts(sts: &StatefulSet) -> Vec<(String, String)> {
 #[test]
 fn describe_names_the_plugin() {
     let info = Bookkeeper::describe();
-    assert_eq!(info.name, "bookkeeper");
-    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(info.kind, PluginKind::Reconciler);
-    assert_eq!(info.contract, ecs_plugin_sdk::CONTRACT_VERSION);
-    assert_eq!(info.component, "bookie");
-    assert!(info.capabilities.is_empty());
+    testing::assert_plugin_info(&info, "bookkeeper", env!("CARGO_PKG_VERSION"), PluginKind::Reconciler, "bookie", &[]);
 }
 
 #[test]
@@ -115,15 +62,8 @@ fn seed_spec_is_valid() {
 #[test]
 fn objects_come_in_a_fixed_order() {
     let plan = plan(seed_cluster());
-    let ids: Vec<(&str, &str, &str)> = plan
-        .objects
-        .iter()
-        .map(|o| {
-            (o["apiVersion"].as_str().unwrap(), o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap())
-        })
-        .collect();
     assert_eq!(
-        ids,
+        testing::object_ids(&plan.objects),
         vec![
             ("v1", "ConfigMap", "ecs-bookie"),
             ("v1", "Service", "ecs-bookie-headless"),
@@ -215,6 +155,10 @@ fn headless_service() {
     let ports = spec.ports.unwrap();
     assert_eq!(ports.len(), 1);
     assert_eq!((ports[0].name.as_deref(), ports[0].port), (Some("bookie"), 3181));
+    assert_eq!(
+        (ports[0].protocol.as_deref(), ports[0].target_port.clone()),
+        (Some("TCP"), Some(IntOrString::Int(3181)))
+    );
     assert_eq!(spec.selector, Some(ecs_plugin_sdk::k8s::labels("ecs", COMPONENT)));
 }
 
@@ -382,15 +326,8 @@ fn no_event_when_not_scaling_down() {
 
 #[test]
 fn status_counts_ready_bookies() {
-    let pod = |name: &str, ready: &str| {
-        json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"app": "ecs-cluster", "ecs_cluster": "ecs", "component": "bookie"}},
-            "spec": {"containers": [{"name": "bookie", "image": "ecs/bookkeeper:0.5.0"}]},
-            "status": {"conditions": [{"type": "Ready", "status": ready}]}
-        })
-    };
-    let observed = vec![pod("ecs-bookie-1", "False"), pod("ecs-bookie-0", "True"), pod("ecs-bookie-2", "True")];
+    let pod = |name: &str, ready: bool| testing::observed_pod(name, "bookie", "ecs/bookkeeper:0.5.0", ready);
+    let observed = vec![pod("ecs-bookie-1", false), pod("ecs-bookie-0", true), pod("ecs-bookie-2", true)];
     let p = Bookkeeper::reconcile(&input(seed_cluster(), observed)).unwrap();
     assert_eq!(p.status.component, "bookie");
     assert_eq!(p.status.desired_replicas, 3);

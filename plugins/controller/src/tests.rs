@@ -1,8 +1,7 @@
 //! Native tests on the seed's example cluster (README "Deploy a sample ECS cluster").
 
 use crate::{COMPONENT, Controller};
-use ecs_plugin_sdk::spec::ECSClusterSpec;
-use ecs_plugin_sdk::{Cluster, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler, Versions, k8s};
+use ecs_plugin_sdk::{Cluster, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler, k8s, testing};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -10,67 +9,20 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// The seed's `ecs.yaml`, as JSON.
-fn seed_spec() -> Value {
-    json!({
-        "zookeeperUri": "zk-client:2181",
-        "bookkeeper": {
-            "image": {"repository": "ecs/bookkeeper", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "replicas": 3,
-            "storage": {
-                "ledgerVolumeClaimTemplate": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}
-                },
-                "journalVolumeClaimTemplate": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}
-                }
-            },
-            "autoRecovery": true
-        },
-        "ecs": {
-            "controllerReplicas": 1,
-            "nodeReplicas": 3,
-            "cacheVolumeClaimTemplate": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "standard",
-                "resources": {"requests": {"storage": "20Gi"}}
-            },
-            "image": {"repository": "ecs/ecs", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "tier2": {"filesystem": {"persistentVolumeClaim": {"claimName": "ecs-tier2"}}}
-        }
-    })
-}
-
-/// A cluster from a spec document, defaulted the way the host does it (serde round trip).
-fn cluster_from(spec: Value) -> Cluster {
-    let spec: ECSClusterSpec = serde_json::from_value(spec).expect("spec parses");
-    let spec = serde_json::from_value(serde_json::to_value(spec).unwrap()).unwrap();
-    Cluster { name: "ecs".into(), namespace: "ecs-io".into(), uid: String::new(), generation: 1, spec }
-}
-
 fn seed_cluster() -> Cluster {
-    cluster_from(seed_spec())
+    testing::cluster().build()
 }
 
 /// The seed spec with an edit of the whole spec document.
 fn seed_with(edit: impl FnOnce(&mut Value)) -> Cluster {
-    let mut spec = seed_spec();
-    edit(&mut spec);
-    cluster_from(spec)
+    testing::cluster().edit(edit).build()
 }
 
 fn input(cluster: Cluster, observed: Vec<Value>) -> ReconcileInput {
-    ReconcileInput {
-        cluster,
-        observed,
-        tier2: None,
-        // Differs from image.tag on purpose: the host's version wins.
-        versions: Versions { bookkeeper: "0.4.0".into(), controller: "0.5.0".into(), node: "0.4.0".into() },
-    }
+    let mut input = ReconcileInput { observed, ..testing::reconcile_input(cluster) };
+    // Differs from image.tag on purpose: the host's version wins.
+    input.versions.controller = "0.5.0".into();
+    input
 }
 
 fn plan(cluster: Cluster) -> Plan {
@@ -78,7 +30,7 @@ fn plan(cluster: Cluster) -> Plan {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(plan: &Plan, index: usize) -> T {
-    serde_json::from_value(plan.objects[index].clone()).expect("object deserializes")
+    testing::typed(&plan.objects[index])
 }
 
 fn config_data(plan: &Plan) -> BTreeMap<String, String> {
@@ -99,12 +51,14 @@ const DEFAULT_JVM: &str = "-Xms512m -XX:+ExitOnOutOfMemoryError -XX:+CrashOnOutO
 #[test]
 fn describe_names_the_plugin() {
     let info = Controller::describe();
-    assert_eq!(info.name, "controller");
-    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(info.kind, PluginKind::Reconciler);
-    assert_eq!(info.contract, ecs_plugin_sdk::CONTRACT_VERSION);
-    assert_eq!(info.component, "ecs-controller");
-    assert!(info.capabilities.is_empty());
+    testing::assert_plugin_info(
+        &info,
+        "controller",
+        env!("CARGO_PKG_VERSION"),
+        PluginKind::Reconciler,
+        "ecs-controller",
+        &[],
+    );
 }
 
 #[test]
@@ -115,15 +69,8 @@ fn seed_spec_is_valid() {
 #[test]
 fn objects_come_in_a_fixed_order() {
     let plan = plan(seed_cluster());
-    let ids: Vec<(&str, &str, &str)> = plan
-        .objects
-        .iter()
-        .map(|o| {
-            (o["apiVersion"].as_str().unwrap(), o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap())
-        })
-        .collect();
     assert_eq!(
-        ids,
+        testing::object_ids(&plan.objects),
         vec![
             ("v1", "ConfigMap", "ecs-ecs-controller"),
             ("v1", "Service", "ecs-ecs-controller"),
@@ -314,18 +261,11 @@ fn pod_disruption_budget() {
 
 #[test]
 fn status_counts_ready_controllers() {
-    let pod = |name: &str, component: &str, ready: &str| {
-        json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"app": "ecs-cluster", "ecs_cluster": "ecs", "component": component}},
-            "spec": {"containers": [{"name": "ecs-controller", "image": "ecs/ecs:0.5.0"}]},
-            "status": {"conditions": [{"type": "Ready", "status": ready}]}
-        })
-    };
+    let pod = |name: &str, component: &str, ready: bool| testing::observed_pod(name, component, "ecs/ecs:0.5.0", ready);
     let observed = vec![
-        pod("ecs-ecs-controller-7489c9776d-lcw9x", "ecs-controller", "True"),
+        pod("ecs-ecs-controller-7489c9776d-lcw9x", "ecs-controller", true),
         // Another component's pod is not counted.
-        pod("ecs-bookie-0", "bookie", "False"),
+        pod("ecs-bookie-0", "bookie", false),
     ];
     let p = Controller::reconcile(&input(seed_cluster(), observed)).unwrap();
     assert_eq!(p.status.component, "ecs-controller");
@@ -360,6 +300,8 @@ fn validate_reports_every_problem_sorted() {
             "spec.ecs.options.spaced.value",
         ]
     );
+    let replicas = errors.iter().find(|e| e.path == "spec.ecs.controllerReplicas").unwrap();
+    assert_eq!(replicas.message, "must be at least 1 (got 0): clients and segment store nodes need a controller");
     let mut sorted = errors.clone();
     sorted.sort();
     assert_eq!(errors, sorted);

@@ -1,10 +1,10 @@
 //! The `node` reconciler: the ECS segment store nodes, wired to the cluster's Tier-2 provider.
 //!
 //! Emits, in this order: the node ConfigMap, the headless Service, the StatefulSet, the
-//! PodDisruptionBudget, one Service per node when external access is enabled, and last the Tier-2
-//! provider's own objects (e.g. Filestore's PersistentVolume and claim), which reach the cluster
-//! through this plan. Pure logic lives in the modules below so that it is unit-tested natively; this
-//! file only wires it to the plugin contract.
+//! PodDisruptionBudget, and one Service per node when external access is enabled. The Tier-2 provider's
+//! own objects (e.g. Filestore's PersistentVolume and claim) are not part of this plan: the host applies
+//! them itself. Pure logic lives in the modules below so that it is unit-tested natively; this file only
+//! wires it to the plugin contract.
 
 mod config;
 mod objects;
@@ -14,9 +14,7 @@ mod wiring;
 #[cfg(test)]
 mod tests;
 
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s,
-};
+use ecs_plugin_sdk::{Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s};
 
 /// Value of the `component` label on every object this plugin emits.
 pub const COMPONENT: &str = "ecs-node";
@@ -29,14 +27,7 @@ pub struct Node;
 
 impl Reconciler for Node {
     fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "node".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            kind: PluginKind::Reconciler,
-            contract: CONTRACT_VERSION.to_string(),
-            component: COMPONENT.to_string(),
-            capabilities: Vec::new(),
-        }
+        ecs_plugin_sdk::plugin_info!("node", PluginKind::Reconciler, COMPONENT, &[])
     }
 
     fn validate(cluster: &Cluster) -> Vec<FieldError> {
@@ -46,10 +37,9 @@ impl Reconciler for Node {
     fn reconcile(input: &ReconcileInput) -> Result<Plan, PluginError> {
         let cluster = &input.cluster;
         // The host validates first; checking again keeps a bad spec from ever reaching the API server.
-        let errors = validate::validate(cluster);
-        if !errors.is_empty() {
-            return Err(PluginError::InvalidInput(errors));
-        }
+        ecs_plugin_sdk::validate::ensure_valid(validate::validate(cluster))?;
+        // The provider's settings, secrets, volumes and JVM flags for the node pods. Its own objects are
+        // not here: the host strips them from the wiring and applies them itself.
         let tier2 = input.tier2.as_ref().ok_or_else(|| {
             PluginError::Failed(
                 "no Tier-2 wiring was given: the segment store nodes cannot run without Tier-2 storage \
@@ -69,8 +59,6 @@ impl Reconciler for Node {
         for service in objects::external_services(cluster) {
             objects.push(k8s::document(&service)?);
         }
-        // Unchanged: the provider owns them; the host stamps and polices them like our own.
-        objects.extend(tier2.objects.iter().cloned());
 
         let replicas = cluster.spec.ecs.node_replicas;
         Ok(Plan {

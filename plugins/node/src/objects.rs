@@ -2,15 +2,13 @@
 
 use crate::wiring::{CACHE_PATH, CACHE_VOLUME, PodWiring};
 use crate::{COMPONENT, SERVER_PORT};
+use ecs_plugin_sdk::k8s::CpuMemory;
 use ecs_plugin_sdk::{Cluster, Tier2Wiring, k8s};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource, ObjectFieldSelector,
-    PersistentVolumeClaim, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SecretEnvSource, Service, ServicePort, ServiceSpec, TCPSocketAction, VolumeMount, WeightedPodAffinityTerm,
+    Container, ContainerPort, EnvFromSource, PodSpec, PodTemplateSpec, SecretEnvSource, Service, ServiceSpec,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
@@ -33,16 +31,14 @@ pub fn pod_name(cluster: &str, i: i32) -> String {
     format!("{}-{i}", stateful_set_name(cluster))
 }
 
-/// `<repository>:<version>`; the host chooses the version (it differs from the spec's mid-upgrade).
-pub fn image(cluster: &Cluster, version: &str) -> String {
-    let image = &cluster.spec.ecs.image;
-    // An empty version only comes from offline rendering that did not choose one: use the spec's.
-    let version = if version.is_empty() { cluster.spec.target_version(image) } else { version.to_string() };
-    format!("{}:{version}", image.repository)
-}
+/// Used when the spec sets no resources.
+pub const DEFAULT_REQUESTS: CpuMemory = CpuMemory { cpu: "500m", memory: "1Gi" };
+pub const DEFAULT_LIMITS: CpuMemory = CpuMemory { cpu: "1", memory: "2Gi" };
 
-fn server_port() -> ServicePort {
-    ServicePort { name: Some(PORT_NAME.to_string()), port: SERVER_PORT, ..Default::default() }
+/// `<repository>:<version>` of the ECS image; the host chooses the version (it differs from the spec's
+/// mid-upgrade; see [`k8s::image`]).
+pub fn image(cluster: &Cluster, version: &str) -> String {
+    k8s::image(&cluster.spec, &cluster.spec.ecs.image, version)
 }
 
 /// Gives every node pod a stable DNS name (the StatefulSet's `serviceName`).
@@ -51,7 +47,7 @@ pub fn headless_service(cluster: &Cluster) -> Service {
         metadata: k8s::meta(cluster, headless_service_name(&cluster.name), COMPONENT),
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".to_string()),
-            ports: Some(vec![server_port()]),
+            ports: Some(vec![k8s::service_port(PORT_NAME, SERVER_PORT)]),
             selector: Some(k8s::labels(&cluster.name, COMPONENT)),
             // Nodes resolve each other while starting, before they are ready.
             publish_not_ready_addresses: Some(true),
@@ -61,46 +57,9 @@ pub fn headless_service(cluster: &Cluster) -> Service {
     }
 }
 
-fn default_resources() -> ResourceRequirements {
-    let quantities = |cpu: &str, memory: &str| {
-        BTreeMap::from([
-            ("cpu".to_string(), Quantity(cpu.to_string())),
-            ("memory".to_string(), Quantity(memory.to_string())),
-        ])
-    };
-    ResourceRequirements {
-        requests: Some(quantities("500m", "1Gi")),
-        limits: Some(quantities("1", "2Gi")),
-        ..Default::default()
-    }
-}
-
-fn tcp_probe(initial_delay_seconds: i32, period_seconds: i32) -> Probe {
-    Probe {
-        tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(SERVER_PORT), host: None }),
-        initial_delay_seconds: Some(initial_delay_seconds),
-        period_seconds: Some(period_seconds),
-        ..Default::default()
-    }
-}
-
-fn field_env(name: &str, field_path: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector { field_path: field_path.to_string(), api_version: None }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 /// The ConfigMap first, then each provider Secret under its prefix.
 fn env_from(cluster: &Cluster, tier2: &Tier2Wiring) -> Vec<EnvFromSource> {
-    let config = EnvFromSource {
-        config_map_ref: Some(ConfigMapEnvSource { name: stateful_set_name(&cluster.name), optional: None }),
-        ..Default::default()
-    };
+    let config = k8s::env_from_config_map(&stateful_set_name(&cluster.name));
     let secrets = tier2.secret_env.iter().map(|s| EnvFromSource {
         secret_ref: Some(SecretEnvSource { name: s.secret_name.clone(), optional: None }),
         prefix: Some(s.prefix.clone()),
@@ -109,59 +68,34 @@ fn env_from(cluster: &Cluster, tier2: &Tier2Wiring) -> Vec<EnvFromSource> {
     std::iter::once(config).chain(secrets).collect()
 }
 
-/// Spreads the nodes over hosts when it can, without blocking scheduling when it cannot.
-fn anti_affinity(cluster: &Cluster) -> Affinity {
-    Affinity {
-        pod_anti_affinity: Some(PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
-                weight: 100,
-                pod_affinity_term: PodAffinityTerm {
-                    label_selector: Some(k8s::selector(&cluster.name, COMPONENT)),
-                    topology_key: "kubernetes.io/hostname".to_string(),
-                    ..Default::default()
-                },
-            }]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring, pod_wiring: &PodWiring) -> StatefulSet {
     let n = &cluster.name;
     let ecs = &cluster.spec.ecs;
     let labels = k8s::labels(n, COMPONENT);
 
-    let cache_mount =
-        VolumeMount { name: CACHE_VOLUME.to_string(), mount_path: CACHE_PATH.to_string(), ..Default::default() };
+    let cache_mount = k8s::volume_mount(CACHE_VOLUME, CACHE_PATH);
     let container = Container {
         name: CONTAINER.to_string(),
         image: Some(image.to_string()),
         image_pull_policy: Some(ecs.image.pull_policy.as_str().to_string()),
         args: Some(vec!["segmentstore".to_string()]),
+        // Without a protocol (TCP, the default), unlike the other components' container ports: stating it
+        // would change the pod template, and so roll every node.
         ports: Some(vec![ContainerPort {
             name: Some(PORT_NAME.to_string()),
             container_port: SERVER_PORT,
             ..Default::default()
         }]),
         env_from: Some(env_from(cluster, tier2)),
-        env: Some(vec![field_env("POD_NAME", "metadata.name"), field_env("POD_NAMESPACE", "metadata.namespace")]),
+        env: Some(k8s::pod_identity_env()),
         volume_mounts: Some(std::iter::once(cache_mount).chain(pod_wiring.mounts.iter().cloned()).collect()),
-        readiness_probe: Some(tcp_probe(20, 10)),
+        readiness_probe: Some(k8s::tcp_probe(SERVER_PORT, 20, 10)),
         // Later and sparser than readiness: a node recovering its containers must not be killed for it.
-        liveness_probe: Some(tcp_probe(60, 15)),
-        resources: Some(ecs.node_resources.clone().unwrap_or_else(default_resources)),
+        liveness_probe: Some(k8s::tcp_probe(SERVER_PORT, 60, 15)),
+        resources: Some(k8s::resources_with_defaults(ecs.node_resources.as_ref(), DEFAULT_REQUESTS, DEFAULT_LIMITS)),
         ..Default::default()
     };
-    let cache_claim = PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some(CACHE_VOLUME.to_string()),
-            labels: Some(labels.clone()),
-            ..Default::default()
-        },
-        spec: Some(ecs.cache_volume_claim_template.clone()),
-        status: None,
-    };
+    let cache_claim = k8s::volume_claim_template(n, COMPONENT, CACHE_VOLUME, &ecs.cache_volume_claim_template);
 
     StatefulSet {
         metadata: k8s::meta(cluster, stateful_set_name(n), COMPONENT),
@@ -177,7 +111,8 @@ pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring, pod_wir
                 spec: Some(PodSpec {
                     containers: vec![container],
                     volumes: (!pod_wiring.volumes.is_empty()).then(|| pod_wiring.volumes.clone()),
-                    affinity: Some(anti_affinity(cluster)),
+                    // Spreads the nodes over hosts when it can, without blocking scheduling when it cannot.
+                    affinity: Some(k8s::spread_by_host(n, COMPONENT)),
                     service_account_name: ecs.node_service_account_name.clone(),
                     ..Default::default()
                 }),
@@ -224,7 +159,7 @@ pub fn external_services(cluster: &Cluster) -> Vec<Service> {
                 metadata,
                 spec: Some(ServiceSpec {
                     type_: Some(external.service_type.as_str().to_string()),
-                    ports: Some(vec![server_port()]),
+                    ports: Some(vec![k8s::service_port(PORT_NAME, SERVER_PORT)]),
                     selector: Some(BTreeMap::from([(k8s::LABEL_POD_NAME.to_string(), pod)])),
                     // Keeps the client's source address and avoids a second hop to another host.
                     external_traffic_policy: Some("Local".to_string()),

@@ -1,57 +1,24 @@
 use crate::Node;
-use ecs_plugin_sdk::spec::ECSClusterSpec;
 use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, EnvVar, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler,
-    SecretEnv, Tier2Wiring, Versions,
+    Cluster, EnvVar, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler, SecretEnv, Tier2Wiring,
+    testing,
 };
 use serde_json::{Value, json};
 
-/// The seed README's example cluster (3 bookies, 1 controller, 3 nodes, NFS Tier-2), in `ns`.
+/// The seed README's example cluster (3 bookies, 1 controller, 3 nodes, NFS Tier-2).
 fn seed() -> Value {
-    json!({
-        "zookeeperUri": "zk-client:2181",
-        "bookkeeper": {
-            "image": {"repository": "ecs/bookkeeper", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "replicas": 3,
-            "storage": {
-                "ledgerVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}},
-                "journalVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}}
-            },
-            "autoRecovery": true
-        },
-        "ecs": {
-            "controllerReplicas": 1,
-            "nodeReplicas": 3,
-            "cacheVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                "resources": {"requests": {"storage": "20Gi"}}},
-            "image": {"repository": "ecs/ecs", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "tier2": {"filesystem": {"persistentVolumeClaim": {"claimName": "ecs-tier2"}}}
-        }
-    })
+    testing::seed_spec_json()
 }
 
 /// The seed with `patch` merged in (objects merge recursively, anything else replaces).
 fn seed_with(patch: Value) -> Value {
-    fn merge(base: &mut Value, patch: Value) {
-        match (base, patch) {
-            (Value::Object(base), Value::Object(patch)) => {
-                for (key, value) in patch {
-                    merge(base.entry(key).or_insert(Value::Null), value);
-                }
-            }
-            (base, patch) => *base = patch,
-        }
-    }
     let mut spec = seed();
-    merge(&mut spec, patch);
+    testing::merge(&mut spec, patch);
     spec
 }
 
 fn cluster(spec: Value) -> Cluster {
-    let spec: ECSClusterSpec = serde_json::from_value(spec).unwrap();
-    Cluster { name: "ecs".into(), namespace: "ecs-io".into(), uid: "uid-1".into(), generation: 1, spec }
+    testing::cluster().spec(spec).build()
 }
 
 /// What the `tier2-nfs` provider gives for the seed's claim.
@@ -65,12 +32,7 @@ fn nfs_wiring() -> Tier2Wiring {
 }
 
 fn input(spec: Value, tier2: Tier2Wiring) -> ReconcileInput {
-    ReconcileInput {
-        cluster: cluster(spec),
-        observed: Vec::new(),
-        tier2: Some(tier2),
-        versions: Versions { bookkeeper: "0.4.0".into(), controller: "0.4.0".into(), node: "0.4.0".into() },
-    }
+    ReconcileInput { tier2: Some(tier2), ..testing::reconcile_input(cluster(spec)) }
 }
 
 fn plan(spec: Value) -> Plan {
@@ -109,12 +71,7 @@ const DEFAULT_JAVA_OPTS: &str = "-Xms1g -XX:MaxDirectMemorySize=1g -XX:+ExitOnOu
 #[test]
 fn describes_itself() {
     let info = Node::describe();
-    assert_eq!(info.name, "node");
-    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(info.kind, PluginKind::Reconciler);
-    assert_eq!(info.contract, CONTRACT_VERSION);
-    assert_eq!(info.component, "ecs-node");
-    assert!(info.capabilities.is_empty());
+    testing::assert_plugin_info(&info, "node", env!("CARGO_PKG_VERSION"), PluginKind::Reconciler, "ecs-node", &[]);
 }
 
 #[test]
@@ -125,19 +82,15 @@ fn seed_example_is_valid() {
 #[test]
 fn seed_example_plans_the_node_objects_in_order() {
     let plan = plan(seed());
-    let ids: Vec<(String, String)> = plan
-        .objects
-        .iter()
-        .map(|o| (o["kind"].as_str().unwrap().to_string(), o["metadata"]["name"].as_str().unwrap().to_string()))
-        .collect();
-    let expected = [
-        ("ConfigMap", "ecs-ecs-node"),
-        ("Service", "ecs-ecs-node-headless"),
-        ("StatefulSet", "ecs-ecs-node"),
-        ("PodDisruptionBudget", "ecs-ecs-node"),
-    ];
-    let expected: Vec<(String, String)> = expected.iter().map(|(k, n)| (k.to_string(), n.to_string())).collect();
-    assert_eq!(ids, expected);
+    assert_eq!(
+        testing::object_ids(&plan.objects),
+        [
+            ("v1", "ConfigMap", "ecs-ecs-node"),
+            ("v1", "Service", "ecs-ecs-node-headless"),
+            ("apps/v1", "StatefulSet", "ecs-ecs-node"),
+            ("policy/v1", "PodDisruptionBudget", "ecs-ecs-node"),
+        ]
+    );
     for object in &plan.objects {
         assert_eq!(object["metadata"]["namespace"], "ecs-io");
         assert_eq!(
@@ -242,7 +195,7 @@ fn stateful_set_uses_the_headless_service_that_exists() {
         headless["spec"],
         json!({
             "clusterIP": "None",
-            "ports": [{"name": "server", "port": 12345}],
+            "ports": [{"name": "server", "port": 12345, "protocol": "TCP", "targetPort": 12345}],
             "selector": {"app": "ecs-cluster", "ecs_cluster": "ecs", "component": "ecs-node"},
             "publishNotReadyAddresses": true
         })
@@ -413,7 +366,7 @@ fn external_access_gives_each_node_its_own_service() {
             service["spec"],
             json!({
                 "type": "LoadBalancer",
-                "ports": [{"name": "server", "port": 12345}],
+                "ports": [{"name": "server", "port": 12345, "protocol": "TCP", "targetPort": 12345}],
                 "selector": {"statefulset.kubernetes.io/pod-name": name},
                 "externalTrafficPolicy": "Local"
             })
@@ -426,36 +379,27 @@ fn external_access_gives_each_node_its_own_service() {
     assert_eq!(service["spec"]["type"], "NodePort");
 }
 
+/// The host strips the provider's own objects from the wiring and applies them itself; should any
+/// reach the node, they are not part of its plan.
 #[test]
-fn tier2_objects_come_last_and_unchanged() {
-    let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "ecs-ecs-io-tier2"},
-        "spec": {"nfs": {"server": "10.0.0.2", "path": "/vol1"}}});
-    let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "ecs-tier2", "namespace": "ecs-io"}, "spec": {"volumeName": "ecs-ecs-io-tier2"}});
+fn tier2_objects_are_left_to_the_host() {
     let mut tier2 = nfs_wiring();
-    tier2.volumes = vec![json!({"name": "tier2", "persistentVolumeClaim": {"claimName": "ecs-tier2"}})];
-    tier2.objects = vec![pv.clone(), pvc.clone()];
-    let plan = Node::reconcile(&input(seed_with(json!({"externalAccess": {"enabled": true}})), tier2)).unwrap();
-    let n = plan.objects.len();
-    assert_eq!(n, 4 + 3 + 2);
-    assert_eq!(plan.objects[n - 2..], [pv, pvc]);
+    tier2.objects =
+        vec![json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "ecs-ecs-io-tier2"},
+        "spec": {"nfs": {"server": "10.0.0.2", "path": "/vol1"}}})];
+    let plan = Node::reconcile(&input(seed(), tier2)).unwrap();
+    assert_eq!(plan.objects.len(), 4);
+    assert!(plan.objects.iter().all(|o| o["kind"] != "PersistentVolume"));
 }
 
 #[test]
 fn status_counts_ready_node_pods() {
-    let pod = |name: &str, component: &str, ready: &str| {
-        json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"app": "ecs-cluster", "ecs_cluster": "ecs", "component": component}},
-            "spec": {"containers": [{"name": "ecs-node", "image": "ecs/ecs:0.4.0"}]},
-            "status": {"conditions": [{"type": "Ready", "status": ready}]}
-        })
-    };
+    let pod = |name: &str, component: &str, ready: bool| testing::observed_pod(name, component, "ecs/ecs:0.4.0", ready);
     let mut input = input(seed(), nfs_wiring());
     input.observed = vec![
-        pod("ecs-ecs-node-1", "ecs-node", "False"),
-        pod("ecs-ecs-node-0", "ecs-node", "True"),
-        pod("ecs-bookie-0", "bookie", "True"),
+        pod("ecs-ecs-node-1", "ecs-node", false),
+        pod("ecs-ecs-node-0", "ecs-node", true),
+        pod("ecs-bookie-0", "bookie", true),
     ];
     let status = Node::reconcile(&input).unwrap().status;
     assert_eq!(status.component, "ecs-node");
@@ -490,6 +434,20 @@ fn validation_reports_every_problem_at_its_path() {
             "spec.externalAccess.domainName",
         ]
     );
+    // The same words as the other reconcilers, so that the host shows a shared problem once.
+    assert_eq!(errors[0].message, "must be at least 1 (got 0)");
+    assert_eq!(errors[2].message, "JVM flags must start with '-' (got \"Xms1g\")");
+    assert_eq!(Node::reconcile(&input(spec, nfs_wiring())), Err(PluginError::InvalidInput(errors)));
+}
+
+/// JAVA_OPTS is split on whitespace, as in the controller: the same rule, in the same words (the host
+/// shows a problem both report once).
+#[test]
+fn options_must_fit_in_java_opts() {
+    let spec = seed_with(json!({"ecs": {"options": {"ok.key": "1", "spaced.value": "x y", "a=b": "2"}}}));
+    let errors = Node::validate(&cluster(spec.clone()));
+    assert_eq!(paths(&errors), vec!["spec.ecs.options.a=b", "spec.ecs.options.spaced.value"]);
+    assert_eq!(errors[1].message, "option values must not contain whitespace (they are passed in JAVA_OPTS)");
     assert_eq!(Node::reconcile(&input(spec, nfs_wiring())), Err(PluginError::InvalidInput(errors)));
 }
 

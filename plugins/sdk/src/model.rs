@@ -24,6 +24,31 @@ pub struct PluginInfo {
     pub capabilities: Vec<String>,
 }
 
+impl PluginInfo {
+    /// What a plugin says of itself, for the contract this SDK implements. `version` is the plugin's
+    /// own: [`plugin_info!`](crate::plugin_info) fills in the calling crate's.
+    pub fn new(name: &str, version: &str, kind: PluginKind, component: &str, capabilities: &[&str]) -> Self {
+        PluginInfo {
+            name: name.to_string(),
+            version: version.to_string(),
+            kind,
+            contract: crate::CONTRACT_VERSION.to_string(),
+            component: component.to_string(),
+            capabilities: capabilities.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// `plugin_info!(name, kind, component, capabilities)`: the [`PluginInfo`] a plugin's `describe`
+/// returns, versioned with the calling crate's `CARGO_PKG_VERSION` (a macro, because a function of the
+/// SDK would see the SDK's version).
+#[macro_export]
+macro_rules! plugin_info {
+    ($name:expr, $kind:expr, $component:expr, $capabilities:expr $(,)?) => {
+        $crate::PluginInfo::new($name, ::core::env!("CARGO_PKG_VERSION"), $kind, $component, $capabilities)
+    };
+}
+
 /// A problem with one field of the spec.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FieldError {
@@ -60,6 +85,17 @@ pub struct Versions {
     pub bookkeeper: String,
     pub controller: String,
     pub node: String,
+}
+
+impl Versions {
+    /// The versions the components run when no upgrade is in progress: each one's target version.
+    pub fn targets(spec: &ECSClusterSpec) -> Versions {
+        Versions {
+            bookkeeper: spec.target_version(&spec.bookkeeper.image),
+            controller: spec.target_version(&spec.ecs.image),
+            node: spec.target_version(&spec.ecs.image),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,10 +214,4 @@ pub trait Tier2Provider {
     fn describe() -> PluginInfo;
     fn validate(input: &Tier2Input) -> Vec<FieldError>;
     fn provide(input: &Tier2Input) -> Result<Tier2Wiring, PluginError>;
-}
-
-/// Reads a provider's configuration into its typed form, reporting a problem at `config_path`.
-pub fn parse_config<T: serde::de::DeserializeOwned>(input: &Tier2Input) -> Result<T, Vec<FieldError>> {
-    serde_json::from_value(input.config.clone())
-        .map_err(|e| vec![FieldError::new(input.config_path.clone(), e.to_string())])
 }

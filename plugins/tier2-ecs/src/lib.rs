@@ -11,40 +11,22 @@ mod wiring;
 mod tests;
 
 use ecs_plugin_sdk::spec::EcsObjectStoreSpec;
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring,
-    parse_config,
-};
+use ecs_plugin_sdk::{FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring, tier2};
 
 /// The `tier2-ecs` provider.
 pub struct EcsObjectStore;
 
 impl Tier2Provider for EcsObjectStore {
     fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "tier2-ecs".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            kind: PluginKind::Tier2Provider,
-            contract: CONTRACT_VERSION.to_string(),
-            component: "tier2".to_string(),
-            capabilities: Vec::new(),
-        }
+        ecs_plugin_sdk::plugin_info!("tier2-ecs", PluginKind::Tier2Provider, "tier2", &[])
     }
 
     fn validate(input: &Tier2Input) -> Vec<FieldError> {
-        match parse_config::<EcsObjectStoreSpec>(input) {
-            Ok(spec) => validate::validate(&spec, &input.config_path),
-            Err(errors) => errors,
-        }
+        tier2::config_problems(input, validate::validate)
     }
 
     fn provide(input: &Tier2Input) -> Result<Tier2Wiring, PluginError> {
-        let spec = parse_config::<EcsObjectStoreSpec>(input).map_err(PluginError::InvalidInput)?;
-        // The host validates first; checking again keeps nodes from starting against a bad endpoint.
-        let errors = validate::validate(&spec, &input.config_path);
-        if !errors.is_empty() {
-            return Err(PluginError::InvalidInput(errors));
-        }
+        let spec: EcsObjectStoreSpec = tier2::validated_config(input, validate::validate)?;
         Ok(wiring::wiring(&spec))
     }
 }

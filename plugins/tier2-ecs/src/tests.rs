@@ -1,46 +1,11 @@
 use crate::EcsObjectStore;
-use ecs_plugin_sdk::spec::ECSClusterSpec;
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, EnvVar, FieldError, PluginError, PluginKind, SecretEnv, Tier2Input, Tier2Provider,
-};
+use ecs_plugin_sdk::{EnvVar, FieldError, PluginError, PluginKind, SecretEnv, Tier2Input, Tier2Provider, testing};
 use serde_json::{Value, json};
 
-/// The seed README's example cluster, with a DellEMC ECS object store as Tier-2.
-fn seed_spec(ecs: Value) -> ECSClusterSpec {
-    serde_json::from_value(json!({
-        "zookeeperUri": "zk-client:2181",
-        "bookkeeper": {
-            "image": {"repository": "ecs/bookkeeper", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "replicas": 3,
-            "storage": {
-                "ledgerVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}},
-                "journalVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}}
-            },
-            "autoRecovery": true
-        },
-        "ecs": {
-            "controllerReplicas": 1,
-            "nodeReplicas": 3,
-            "cacheVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                "resources": {"requests": {"storage": "20Gi"}}},
-            "image": {"repository": "ecs/ecs", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "tier2": {"ecs": ecs}
-        }
-    }))
-    .unwrap()
-}
-
-/// The provider input the host builds from a spec: its one Tier-2 selection.
-fn input_for(spec: ECSClusterSpec) -> Tier2Input {
-    let selection = spec.ecs.tier2.selections().remove(0);
-    Tier2Input {
-        cluster: Cluster { name: "ecs".into(), namespace: "default".into(), uid: String::new(), generation: 1, spec },
-        config: selection.config,
-        config_path: selection.config_path,
-        observed: Vec::new(),
-    }
+/// The provider input the host builds for the seed README's example cluster, with a DellEMC ECS object
+/// store (of `ecs`) as Tier-2.
+fn input_for(ecs: Value) -> Tier2Input {
+    testing::seed_tier2_input(json!({"ecs": ecs}))
 }
 
 fn base_config() -> Value {
@@ -67,7 +32,7 @@ fn config_with(changes: Value) -> Value {
 }
 
 fn input_with(changes: Value) -> Tier2Input {
-    let mut input = input_for(seed_spec(base_config()));
+    let mut input = input_for(base_config());
     input.config = config_with(changes);
     input
 }
@@ -79,24 +44,19 @@ fn paths(errors: &[FieldError]) -> Vec<&str> {
 #[test]
 fn describes_itself() {
     let info = EcsObjectStore::describe();
-    assert_eq!(info.name, "tier2-ecs");
-    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(info.kind, PluginKind::Tier2Provider);
-    assert_eq!(info.contract, CONTRACT_VERSION);
-    assert_eq!(info.component, "tier2");
-    assert!(info.capabilities.is_empty());
+    testing::assert_plugin_info(&info, "tier2-ecs", env!("CARGO_PKG_VERSION"), PluginKind::Tier2Provider, "tier2", &[]);
 }
 
 #[test]
 fn seed_cluster_on_ecs_is_valid() {
-    let input = input_for(seed_spec(base_config()));
+    let input = input_for(base_config());
     assert_eq!(input.config_path, "spec.ecs.tier2.ecs");
     assert_eq!(EcsObjectStore::validate(&input), Vec::<FieldError>::new());
 }
 
 #[test]
 fn settings_go_to_env_and_credentials_stay_in_their_secret() {
-    let wiring = EcsObjectStore::provide(&input_for(seed_spec(base_config()))).unwrap();
+    let wiring = EcsObjectStore::provide(&input_for(base_config())).unwrap();
     assert_eq!(
         wiring.env,
         vec![
@@ -187,15 +147,15 @@ fn credentials_must_name_a_secret() {
 }
 
 #[test]
-fn missing_fields_are_reported_at_the_config_path() {
+fn missing_fields_are_reported_at_their_path() {
     let input = input_with(json!({"bucket": null}));
     let errors = EcsObjectStore::validate(&input);
-    assert_eq!(paths(&errors), vec!["spec.ecs.tier2.ecs"]);
+    assert_eq!(paths(&errors), vec!["spec.ecs.tier2.ecs.bucket"]);
     assert!(matches!(EcsObjectStore::provide(&input), Err(PluginError::InvalidInput(_))));
 }
 
 #[test]
 fn output_is_deterministic() {
-    let input = input_for(seed_spec(base_config()));
+    let input = input_for(base_config());
     assert_eq!(EcsObjectStore::provide(&input), EcsObjectStore::provide(&input));
 }

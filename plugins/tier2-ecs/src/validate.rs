@@ -3,6 +3,7 @@
 
 use ecs_plugin_sdk::FieldError;
 use ecs_plugin_sdk::spec::EcsObjectStoreSpec;
+use ecs_plugin_sdk::validate::dns1123_subdomain_problem;
 
 /// Every problem in the configuration; paths start with `config_path`.
 pub fn validate(spec: &EcsObjectStoreSpec, config_path: &str) -> Vec<FieldError> {
@@ -40,28 +41,4 @@ pub fn validate(spec: &EcsObjectStoreSpec, config_path: &str) -> Vec<FieldError>
 fn is_http_url(value: &str) -> bool {
     let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
     rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')) && !value.chars().any(char::is_whitespace)
-}
-
-/// Why `name` is not a DNS-1123 subdomain (the rule for most Kubernetes object names), if it is not.
-fn dns1123_subdomain_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("must not be empty".to_string());
-    }
-    if name.len() > 253 {
-        return Some("must be at most 253 characters".to_string());
-    }
-    for label in name.split('.') {
-        let valid = !label.is_empty()
-            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-');
-        if !valid {
-            return Some(
-                "must consist of lower case alphanumeric characters, '-' or '.', and start and end with an \
-                 alphanumeric character"
-                    .to_string(),
-            );
-        }
-    }
-    None
 }

@@ -9,16 +9,12 @@
 
 mod objects;
 mod validate;
-mod wiring;
 
 #[cfg(test)]
 mod tests;
 
 use ecs_plugin_sdk::spec::FilestoreSpec;
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring,
-    parse_config,
-};
+use ecs_plugin_sdk::{FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring, tier2};
 
 /// Value of the `component` label on the objects this provider emits.
 pub const COMPONENT: &str = "tier2";
@@ -28,33 +24,24 @@ pub struct Filestore;
 
 impl Tier2Provider for Filestore {
     fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "tier2-filestore".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            kind: PluginKind::Tier2Provider,
-            contract: CONTRACT_VERSION.to_string(),
-            component: COMPONENT.to_string(),
-            // The PersistentVolume is cluster-scoped, outside the default output policy.
-            capabilities: vec!["emits:PersistentVolume".to_string()],
-        }
+        // The PersistentVolume is cluster-scoped, outside the default output policy.
+        ecs_plugin_sdk::plugin_info!(
+            "tier2-filestore",
+            PluginKind::Tier2Provider,
+            COMPONENT,
+            &["emits:PersistentVolume"]
+        )
     }
 
     fn validate(input: &Tier2Input) -> Vec<FieldError> {
-        match parse_config::<FilestoreSpec>(input) {
-            Ok(spec) => validate::validate(&spec, &input.config_path),
-            Err(errors) => errors,
-        }
+        tier2::config_problems(input, validate::validate)
     }
 
     fn provide(input: &Tier2Input) -> Result<Tier2Wiring, PluginError> {
-        let spec = parse_config::<FilestoreSpec>(input).map_err(PluginError::InvalidInput)?;
-        // The host validates first; checking again keeps a bad volume from ever reaching the API server.
-        let errors = validate::validate(&spec, &input.config_path);
-        if !errors.is_empty() {
-            return Err(PluginError::InvalidInput(errors));
-        }
+        let spec: FilestoreSpec = tier2::validated_config(input, validate::validate)?;
         let cluster = &input.cluster;
-        let mut wiring = wiring::wiring(&objects::claim_name(&cluster.name))?;
+        // The nodes are wired exactly like the NFS provider's, on the claim created here.
+        let mut wiring = tier2::mounted_claim(&objects::claim_name(&cluster.name), false)?;
         wiring.objects = objects::objects(cluster, &spec)?;
         Ok(wiring)
     }

@@ -1,71 +1,37 @@
 use crate::Filestore;
-use ecs_plugin_sdk::spec::ECSClusterSpec;
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, EnvVar, FieldError, PluginError, PluginKind, Tier2Input, Tier2Provider,
-};
+use ecs_plugin_sdk::{EnvVar, FieldError, PluginError, PluginKind, Tier2Input, Tier2Provider, testing};
 use serde_json::{Value, json};
-
-/// The seed README's example cluster, with its Google Filestore section's share as Tier-2.
-fn seed_spec(tier2: Value) -> ECSClusterSpec {
-    serde_json::from_value(json!({
-        "zookeeperUri": "zk-client:2181",
-        "bookkeeper": {
-            "image": {"repository": "ecs/bookkeeper", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "replicas": 3,
-            "storage": {
-                "ledgerVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}},
-                "journalVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}}
-            },
-            "autoRecovery": true
-        },
-        "ecs": {
-            "controllerReplicas": 1,
-            "nodeReplicas": 3,
-            "cacheVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                "resources": {"requests": {"storage": "20Gi"}}},
-            "image": {"repository": "ecs/ecs", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "tier2": tier2
-        }
-    }))
-    .unwrap()
-}
 
 fn filestore(config: Value) -> Value {
     json!({"filestore": config})
 }
 
-/// The provider input the host builds from a spec: its one Tier-2 selection.
-fn input_for(spec: ECSClusterSpec, namespace: &str) -> Tier2Input {
-    let selection = spec.ecs.tier2.selections().remove(0);
-    Tier2Input {
-        cluster: Cluster { name: "ecs".into(), namespace: namespace.into(), uid: String::new(), generation: 1, spec },
-        config: selection.config,
-        config_path: selection.config_path,
-        observed: Vec::new(),
-    }
+/// The provider input the host builds for the seed README's example cluster, with a Filestore share
+/// (of `config`) as Tier-2, in `namespace`.
+fn input_for(config: Value, namespace: &str) -> Tier2Input {
+    testing::tier2_input(testing::cluster().namespace(namespace).tier2(filestore(config)).build())
 }
 
+/// The seed with its Google Filestore section's share as Tier-2.
 fn seed_input() -> Tier2Input {
-    input_for(seed_spec(filestore(json!({"server": "10.123.189.202", "path": "/vol1", "capacity": "1T"}))), "ecs-io")
+    input_for(json!({"server": "10.123.189.202", "path": "/vol1", "capacity": "1T"}), "ecs-io")
 }
 
 fn input_with(config: Value) -> Tier2Input {
-    let mut input = seed_input();
-    input.config = config;
-    input
+    Tier2Input { config, ..seed_input() }
 }
 
 #[test]
 fn describes_itself() {
     let info = Filestore::describe();
-    assert_eq!(info.name, "tier2-filestore");
-    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(info.kind, PluginKind::Tier2Provider);
-    assert_eq!(info.contract, CONTRACT_VERSION);
-    assert_eq!(info.component, "tier2");
-    assert_eq!(info.capabilities, vec!["emits:PersistentVolume".to_string()]);
+    testing::assert_plugin_info(
+        &info,
+        "tier2-filestore",
+        env!("CARGO_PKG_VERSION"),
+        PluginKind::Tier2Provider,
+        "tier2",
+        &["emits:PersistentVolume"],
+    );
 }
 
 #[test]
@@ -122,9 +88,9 @@ fn emits_the_volume_then_the_claim_bound_to_each_other() {
 
 #[test]
 fn volume_name_includes_the_namespace() {
-    let spec = seed_input().cluster.spec;
-    let a = Filestore::provide(&input_for(spec.clone(), "team-a")).unwrap();
-    let b = Filestore::provide(&input_for(spec, "team-b")).unwrap();
+    let config = seed_input().config;
+    let a = Filestore::provide(&input_for(config.clone(), "team-a")).unwrap();
+    let b = Filestore::provide(&input_for(config, "team-b")).unwrap();
     assert_eq!(a.objects[0]["metadata"]["name"], "ecs-team-a-tier2");
     assert_eq!(b.objects[0]["metadata"]["name"], "ecs-team-b-tier2");
     assert!(a.objects[0]["metadata"].get("namespace").is_none());
@@ -132,7 +98,7 @@ fn volume_name_includes_the_namespace() {
 
 #[test]
 fn capacity_defaults_to_one_tebibyte() {
-    let input = input_for(seed_spec(filestore(json!({"server": "filestore.internal", "path": "/vol1"}))), "default");
+    let input = input_for(json!({"server": "filestore.internal", "path": "/vol1"}), "default");
     assert!(Filestore::validate(&input).is_empty());
     let wiring = Filestore::provide(&input).unwrap();
     assert_eq!(wiring.objects[0]["spec"]["capacity"]["storage"], "1Ti");
@@ -180,11 +146,11 @@ fn capacities_must_be_quantities() {
 }
 
 #[test]
-fn missing_fields_are_reported_at_the_config_path() {
+fn missing_fields_are_reported_at_their_path() {
     let input = input_with(json!({"path": "/vol1"}));
     let errors = Filestore::validate(&input);
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "spec.ecs.tier2.filestore");
+    assert_eq!(errors[0].path, "spec.ecs.tier2.filestore.server");
     assert!(matches!(Filestore::provide(&input), Err(PluginError::InvalidInput(_))));
 }
 

@@ -2,6 +2,7 @@
 
 use ecs_plugin_sdk::FieldError;
 use ecs_plugin_sdk::spec::FilestoreSpec;
+use ecs_plugin_sdk::validate::{QuantitySyntax, quantity_problem};
 use std::net::Ipv4Addr;
 
 /// Every problem in the configuration; paths start with `config_path`.
@@ -16,11 +17,10 @@ pub fn validate(spec: &FilestoreSpec, config_path: &str) -> Vec<FieldError> {
             format!("{:?} must be an absolute path of the fileshare, e.g. /vol1", spec.path),
         ));
     }
-    if !is_quantity(&spec.capacity) {
-        errors.push(FieldError::new(
-            format!("{config_path}.capacity"),
-            format!("{:?} is not a Kubernetes quantity, e.g. 1Ti or 500Gi", spec.capacity),
-        ));
+    // Exponent forms (`1e12`) are left out on purpose: nobody sizes a share that way, and a stray `e` is
+    // more likely a typo.
+    if let Some(problem) = quantity_problem(&spec.capacity, QuantitySyntax::SuffixOnly, "1Ti or 500Gi") {
+        errors.push(FieldError::new(format!("{config_path}.capacity"), problem));
     }
     errors
 }
@@ -49,18 +49,4 @@ fn is_hostname(name: &str) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
-}
-
-/// A plausible Kubernetes quantity: digits, an optional decimal part and an optional binary or decimal
-/// suffix (`1Ti`, `1.5T`, `500Gi`), greater than zero. Exponent forms (`1e12`) are left out on purpose:
-/// nobody sizes a share that way, and a stray `e` is more likely a typo.
-pub fn is_quantity(quantity: &str) -> bool {
-    const SUFFIXES: [&str; 12] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E"];
-    let number = SUFFIXES.iter().find_map(|s| quantity.strip_suffix(s)).unwrap_or(quantity);
-    let (whole, fraction) = match number.split_once('.') {
-        Some((whole, fraction)) => (whole, Some(fraction)),
-        None => (number, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    digits(whole) && fraction.is_none_or(digits) && number.bytes().any(|b| (b'1'..=b'9').contains(&b))
 }

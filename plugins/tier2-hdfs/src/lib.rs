@@ -10,40 +10,22 @@ mod wiring;
 mod tests;
 
 use ecs_plugin_sdk::spec::HdfsSpec;
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring,
-    parse_config,
-};
+use ecs_plugin_sdk::{FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring, tier2};
 
 /// The `tier2-hdfs` provider.
 pub struct Hdfs;
 
 impl Tier2Provider for Hdfs {
     fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "tier2-hdfs".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            kind: PluginKind::Tier2Provider,
-            contract: CONTRACT_VERSION.to_string(),
-            component: "tier2".to_string(),
-            capabilities: Vec::new(),
-        }
+        ecs_plugin_sdk::plugin_info!("tier2-hdfs", PluginKind::Tier2Provider, "tier2", &[])
     }
 
     fn validate(input: &Tier2Input) -> Vec<FieldError> {
-        match parse_config::<HdfsSpec>(input) {
-            Ok(spec) => validate::validate(&spec, &input.config_path),
-            Err(errors) => errors,
-        }
+        tier2::config_problems(input, validate::validate)
     }
 
     fn provide(input: &Tier2Input) -> Result<Tier2Wiring, PluginError> {
-        let spec = parse_config::<HdfsSpec>(input).map_err(PluginError::InvalidInput)?;
-        // The host validates first; checking again keeps nodes from starting against a bad URI.
-        let errors = validate::validate(&spec, &input.config_path);
-        if !errors.is_empty() {
-            return Err(PluginError::InvalidInput(errors));
-        }
+        let spec: HdfsSpec = tier2::validated_config(input, validate::validate)?;
         Ok(wiring::wiring(&spec))
     }
 }

@@ -1,56 +1,19 @@
 use crate::Hdfs;
-use ecs_plugin_sdk::spec::ECSClusterSpec;
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, Cluster, EnvVar, FieldError, PluginError, PluginKind, Tier2Input, Tier2Provider,
-};
+use ecs_plugin_sdk::{EnvVar, FieldError, PluginError, PluginKind, Tier2Input, Tier2Provider, testing};
 use serde_json::{Value, json};
 
-/// The seed README's example cluster, with HDFS as Tier-2.
-fn seed_spec(hdfs: Value) -> ECSClusterSpec {
-    serde_json::from_value(json!({
-        "zookeeperUri": "zk-client:2181",
-        "bookkeeper": {
-            "image": {"repository": "ecs/bookkeeper", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "replicas": 3,
-            "storage": {
-                "ledgerVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}},
-                "journalVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}}}
-            },
-            "autoRecovery": true
-        },
-        "ecs": {
-            "controllerReplicas": 1,
-            "nodeReplicas": 3,
-            "cacheVolumeClaimTemplate": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                "resources": {"requests": {"storage": "20Gi"}}},
-            "image": {"repository": "ecs/ecs", "tag": "0.4.0", "pullPolicy": "IfNotPresent"},
-            "tier2": {"hdfs": hdfs}
-        }
-    }))
-    .unwrap()
-}
-
-/// The provider input the host builds from a spec: its one Tier-2 selection.
-fn input_for(spec: ECSClusterSpec) -> Tier2Input {
-    let selection = spec.ecs.tier2.selections().remove(0);
-    Tier2Input {
-        cluster: Cluster { name: "ecs".into(), namespace: "default".into(), uid: String::new(), generation: 1, spec },
-        config: selection.config,
-        config_path: selection.config_path,
-        observed: Vec::new(),
-    }
+/// The provider input the host builds for the seed README's example cluster, with HDFS (of `hdfs`) as
+/// Tier-2.
+fn input_for(hdfs: Value) -> Tier2Input {
+    testing::seed_tier2_input(json!({"hdfs": hdfs}))
 }
 
 fn seed_input() -> Tier2Input {
-    input_for(seed_spec(json!({"uri": "hdfs://namenode:8020", "root": "/ecs/data", "replicationFactor": 2})))
+    input_for(json!({"uri": "hdfs://namenode:8020", "root": "/ecs/data", "replicationFactor": 2}))
 }
 
 fn input_with(config: Value) -> Tier2Input {
-    let mut input = seed_input();
-    input.config = config;
-    input
+    Tier2Input { config, ..seed_input() }
 }
 
 fn uri_errors(uri: &str) -> Vec<FieldError> {
@@ -60,12 +23,14 @@ fn uri_errors(uri: &str) -> Vec<FieldError> {
 #[test]
 fn describes_itself() {
     let info = Hdfs::describe();
-    assert_eq!(info.name, "tier2-hdfs");
-    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(info.kind, PluginKind::Tier2Provider);
-    assert_eq!(info.contract, CONTRACT_VERSION);
-    assert_eq!(info.component, "tier2");
-    assert!(info.capabilities.is_empty());
+    testing::assert_plugin_info(
+        &info,
+        "tier2-hdfs",
+        env!("CARGO_PKG_VERSION"),
+        PluginKind::Tier2Provider,
+        "tier2",
+        &[],
+    );
 }
 
 #[test]
@@ -94,7 +59,7 @@ fn replication_factor_is_passed_as_setting_and_system_property() {
 
 #[test]
 fn root_and_replication_have_defaults() {
-    let wiring = Hdfs::provide(&input_for(seed_spec(json!({"uri": "hdfs://namenode:8020"})))).unwrap();
+    let wiring = Hdfs::provide(&input_for(json!({"uri": "hdfs://namenode:8020"}))).unwrap();
     assert!(wiring.env.contains(&EnvVar::new("HDFS_ROOT", "/ecs")));
     assert!(wiring.env.contains(&EnvVar::new("HDFS_REPLICATION", "3")));
     assert_eq!(wiring.jvm_options, vec!["-Dhdfs.replication=3".to_string()]);
@@ -151,11 +116,11 @@ fn replication_factor_is_bounded() {
 }
 
 #[test]
-fn missing_uri_is_reported_at_the_config_path() {
+fn missing_uri_is_reported_at_its_path() {
     let input = input_with(json!({"root": "/ecs"}));
     let errors = Hdfs::validate(&input);
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, "spec.ecs.tier2.hdfs");
+    assert_eq!(errors[0].path, "spec.ecs.tier2.hdfs.uri");
     assert!(matches!(Hdfs::provide(&input), Err(PluginError::InvalidInput(_))));
 }
 

@@ -1,51 +1,34 @@
 //! The `tier2-nfs` provider: Tier-2 on an NFS (or any ReadWriteMany) volume, claimed by a
-//! PersistentVolumeClaim the user created (`spec.ecs.tier2.filesystem`).
+//! PersistentVolumeClaim the user created (`spec.ecs.tier2.filesystem`). The nodes mount the claim at
+//! `/mnt/tier2` and are told to use it as a FILESYSTEM Tier-2.
 //!
 //! Pure logic lives in the modules below so that it is unit-tested natively; this file only wires it to
 //! the plugin contract.
 
 mod validate;
-mod wiring;
 
 #[cfg(test)]
 mod tests;
 
 use ecs_plugin_sdk::spec::FilesystemSpec;
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring,
-    parse_config,
-};
+use ecs_plugin_sdk::{FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring, tier2};
 
 /// The `tier2-nfs` provider.
 pub struct Nfs;
 
 impl Tier2Provider for Nfs {
     fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "tier2-nfs".to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            kind: PluginKind::Tier2Provider,
-            contract: CONTRACT_VERSION.to_string(),
-            component: "tier2".to_string(),
-            capabilities: Vec::new(),
-        }
+        ecs_plugin_sdk::plugin_info!("tier2-nfs", PluginKind::Tier2Provider, "tier2", &[])
     }
 
     fn validate(input: &Tier2Input) -> Vec<FieldError> {
-        match parse_config::<FilesystemSpec>(input) {
-            Ok(spec) => validate::validate(&spec, &input.config_path),
-            Err(errors) => errors,
-        }
+        tier2::config_problems(input, validate::validate)
     }
 
     fn provide(input: &Tier2Input) -> Result<Tier2Wiring, PluginError> {
-        let spec = parse_config::<FilesystemSpec>(input).map_err(PluginError::InvalidInput)?;
-        // The host validates first; checking again keeps a bad claim name from reaching the nodes.
-        let errors = validate::validate(&spec, &input.config_path);
-        if !errors.is_empty() {
-            return Err(PluginError::InvalidInput(errors));
-        }
-        wiring::wiring(&spec)
+        let spec: FilesystemSpec = tier2::validated_config(input, validate::validate)?;
+        let claim = &spec.persistent_volume_claim;
+        tier2::mounted_claim(&claim.claim_name, claim.read_only)
     }
 }
 

@@ -4,15 +4,9 @@
 //! Select it with `spec.ecs.tier2.plugin: {name: tier2-nfs-inline, config: {server, path}}` and load
 //! it with `--plugin-dir`. Its recorded cases live in `cases/`.
 
-use ecs_plugin_sdk::k8s::document;
-use ecs_plugin_sdk::{
-    CONTRACT_VERSION, EnvVar, FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring,
-    parse_config,
-};
-use k8s_openapi::api::core::v1::{NFSVolumeSource, Volume, VolumeMount};
+use ecs_plugin_sdk::{FieldError, PluginError, PluginInfo, PluginKind, Tier2Input, Tier2Provider, Tier2Wiring, tier2};
+use k8s_openapi::api::core::v1::{NFSVolumeSource, Volume};
 use serde::Deserialize;
-
-const MOUNT_PATH: &str = "/mnt/tier2";
 
 #[derive(Deserialize, Debug)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -27,47 +21,33 @@ struct Config {
 
 pub struct NfsInline;
 
-fn check(input: &Tier2Input) -> Result<Config, Vec<FieldError>> {
-    let config: Config = parse_config(input)?;
+/// Problems of a parsed configuration; paths start with `config_path`.
+fn check(config: &Config, config_path: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let at = |field: &str| format!("{}.{field}", input.config_path);
+    let at = |field: &str| format!("{config_path}.{field}");
     if config.server.trim().is_empty() || config.server.contains(char::is_whitespace) {
         errors.push(FieldError::new(at("server"), "must be a host name or IP address"));
     }
     if !config.path.starts_with('/') {
         errors.push(FieldError::new(at("path"), "must be an absolute path"));
     }
-    if errors.is_empty() { Ok(config) } else { Err(errors) }
+    errors
 }
 
 impl Tier2Provider for NfsInline {
     fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "tier2-nfs-inline".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            kind: PluginKind::Tier2Provider,
-            contract: CONTRACT_VERSION.into(),
-            component: "tier2".into(),
-            capabilities: vec![],
-        }
+        ecs_plugin_sdk::plugin_info!("tier2-nfs-inline", PluginKind::Tier2Provider, "tier2", &[])
     }
 
     fn validate(input: &Tier2Input) -> Vec<FieldError> {
-        check(input).err().unwrap_or_default()
+        tier2::config_problems(input, check)
     }
 
     fn provide(input: &Tier2Input) -> Result<Tier2Wiring, PluginError> {
-        let config = check(input).map_err(PluginError::InvalidInput)?;
-        let volume = Volume {
-            name: "tier2".into(),
+        let config: Config = tier2::validated_config(input, check)?;
+        // Mounted at /mnt/tier2 and announced to the nodes as a FILESYSTEM Tier-2, like a claimed volume.
+        tier2::mounted_filesystem(Volume {
             nfs: Some(NFSVolumeSource { server: config.server, path: config.path, read_only: Some(config.read_only) }),
-            ..Default::default()
-        };
-        let mount = VolumeMount { name: "tier2".into(), mount_path: MOUNT_PATH.into(), ..Default::default() };
-        Ok(Tier2Wiring {
-            env: vec![EnvVar::new("TIER2_STORAGE", "FILESYSTEM"), EnvVar::new("NFS_MOUNT", MOUNT_PATH)],
-            volumes: vec![document(&volume)?],
-            mounts: vec![document(&mount)?],
             ..Default::default()
         })
     }
@@ -78,24 +58,21 @@ ecs_plugin_sdk::export_tier2_provider!(NfsInline);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ecs_plugin_sdk::Cluster;
+    use ecs_plugin_sdk::{EnvVar, testing};
     use serde_json::json;
 
     fn input(config: serde_json::Value) -> Tier2Input {
-        let spec = serde_json::from_value(json!({"ecs": {"tier2": {"plugin": {"name": "tier2-nfs-inline"}}}})).unwrap();
-        Tier2Input {
-            cluster: Cluster { name: "ecs".into(), namespace: "default".into(), uid: String::new(), generation: 1, spec },
-            config,
-            config_path: "spec.ecs.tier2.plugin.config".into(),
-            observed: vec![],
-        }
+        let spec = json!({"ecs": {"tier2": {"plugin": {"name": "tier2-nfs-inline"}}}});
+        let input = testing::tier2_input_with(testing::cluster().namespace("default").spec(spec).build(), config);
+        assert_eq!(input.config_path, "spec.ecs.tier2.plugin.config");
+        input
     }
 
     #[test]
     fn wires_an_inline_nfs_volume() {
         let wiring = NfsInline::provide(&input(json!({"server": "10.0.0.2", "path": "/exports/ecs"}))).unwrap();
         assert_eq!(wiring.volumes[0]["nfs"]["server"], "10.0.0.2");
-        assert_eq!(wiring.mounts[0]["mountPath"], MOUNT_PATH);
+        assert_eq!(wiring.mounts[0]["mountPath"], "/mnt/tier2");
         assert_eq!(wiring.env[0], EnvVar::new("TIER2_STORAGE", "FILESYSTEM"));
     }
 
@@ -106,5 +83,6 @@ mod tests {
         assert_eq!(paths, ["spec.ecs.tier2.plugin.config.server", "spec.ecs.tier2.plugin.config.path"]);
         let unknown = NfsInline::validate(&input(json!({"server": "s", "path": "/p", "sever": "typo"})));
         assert!(unknown[0].message.contains("unknown field"), "{unknown:?}");
+        assert_eq!(unknown[0].path, "spec.ecs.tier2.plugin.config.sever");
     }
 }

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on 127.0.0.1, built from the upstream Go modules (no downloads of
+# prebuilt binaries): etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, with
+# kwok simulating nodes so StatefulSets and Deployments get Running, Ready pods without containers.
+#
+#   local-cluster.sh build   build the binaries once into $CACHE (about 16 minutes cold on 2 cores)
+#   local-cluster.sh up      build if needed, start the cluster, wait until it is ready
+#   local-cluster.sh env     print `export KUBECONFIG=...` for the running cluster
+#   local-cluster.sh down    stop everything this script started and remove its state
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-v1.37.2}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+CLUSTER_NAME="${CLUSTER_NAME:-ecs-operator}"
+CACHE="${ECS_K8S_CACHE:-$HOME/.cache/ecs-operator/k8s-$K8S_VERSION}"
+BIN="$CACHE/bin"
+STATE="$HOME/.kwok/clusters/$CLUSTER_NAME"
+
+log() { echo "[local-cluster] $*" >&2; }
+
+build_kubernetes() {
+  local mod="$CACHE/src/kubernetes" minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+  local staging="v0.${K8S_VERSION#v1.}"
+  mkdir -p "$mod" "$BIN"
+  cd "$mod"
+  if [ ! -f go.mod ]; then
+    go mod init ecs-operator-k8s-tools >/dev/null 2>&1
+    go mod download "k8s.io/kubernetes@$K8S_VERSION"
+    # Pin every staging module kubernetes replaces with a local path to its published version
+    # (sample-* modules are not published and not required).
+    local upstream; upstream="$(go env GOMODCACHE)/k8s.io/kubernetes@$K8S_VERSION/go.mod"
+    { echo 'replace ('
+      sed -n '/^replace (/,/^)/p' "$upstream" | grep '=>' | awk '{print $1}' \
+        | grep -vE 'sample-(cli-plugin|controller)' | while read -r m; do echo "	$m => $m $staging"; done
+      echo ')'; } >> go.mod
+    go get "k8s.io/kubernetes@$K8S_VERSION"
+    go get -tool k8s.io/kubernetes/cmd/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}
+  fi
+  # Without version stamps kubectl refuses to parse its own version.
+  local ld="-s -w"
+  for p in client-go/pkg/version component-base/version; do
+    ld="$ld -X k8s.io/$p.gitVersion=$K8S_VERSION -X k8s.io/$p.gitMajor=1 -X k8s.io/$p.gitMinor=$minor"
+    ld="$ld -X k8s.io/$p.gitTreeState=clean -X k8s.io/$p.buildDate=1970-01-01T00:00:00Z"
+  done
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    [ -x "$BIN/$c" ] && continue
+    log "building $c $K8S_VERSION"
+    go build -trimpath -ldflags "$ld" -o "$BIN/$c.tmp" "k8s.io/kubernetes/cmd/$c" && mv "$BIN/$c.tmp" "$BIN/$c"
+  done
+}
+
+build_etcd() {
+  [ -x "$BIN/etcd" ] && [ -x "$BIN/etcdctl" ] && return
+  local mod="$CACHE/src/etcd"
+  mkdir -p "$mod" && cd "$mod"
+  # `go install` refuses etcd's replace directives; a wrapper module builds it.
+  [ -f go.mod ] || { go mod init ecs-operator-etcd >/dev/null 2>&1
+    go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@$ETCD_VERSION"; }
+  log "building etcd $ETCD_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3
+  go build -trimpath -ldflags "-s -w" -o "$BIN/etcdctl" go.etcd.io/etcd/etcdctl/v3
+}
+
+build_kwok() {
+  for c in kwok kwokctl; do
+    [ -x "$BIN/$c" ] && continue
+    log "building $c $KWOK_VERSION"
+    GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/$c@$KWOK_VERSION"
+  done
+}
+
+build() {
+  command -v go >/dev/null || { log "Go is required to build the control plane"; exit 1; }
+  build_etcd
+  build_kwok
+  build_kubernetes
+  log "binaries ready in $BIN"
+}
+
+write_config() {
+  mkdir -p "$CACHE/config"
+  cat > "$CACHE/config/audit-policy.yaml" <<'YAML'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+YAML
+  cat > "$CACHE/config/kwokctl.yaml" <<YAML
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  kubeVersion: $K8S_VERSION
+  etcdVersion: ${ETCD_VERSION#v}
+  bindAddress: 127.0.0.1
+  securePort: true
+  kubeApiserverBinary: $BIN/kube-apiserver
+  kubeControllerManagerBinary: $BIN/kube-controller-manager
+  kubeSchedulerBinary: $BIN/kube-scheduler
+  kubectlBinary: $BIN/kubectl
+  kwokControllerBinary: $BIN/kwok
+  etcdBinary: $BIN/etcd
+  etcdctlBinary: $BIN/etcdctl
+  kubeAuditPolicy: $CACHE/config/audit-policy.yaml
+componentsPatches:
+- name: kube-controller-manager
+  extraArgs:
+  - key: enable-hostpath-provisioner
+    value: "true"
+YAML
+}
+
+up() {
+  build
+  write_config
+  if [ -f "$STATE/kubeconfig.yaml" ] && KUBECONFIG="$STATE/kubeconfig.yaml" "$BIN/kubectl" get --raw /readyz >/dev/null 2>&1; then
+    log "cluster $CLUSTER_NAME already running"; return
+  fi
+  log "starting cluster $CLUSTER_NAME (Kubernetes $K8S_VERSION)"
+  PATH="$BIN:$PATH" "$BIN/kwokctl" create cluster --name "$CLUSTER_NAME" --config "$CACHE/config/kwokctl.yaml" \
+    --timeout 5m --wait 2m >&2
+  export KUBECONFIG="$STATE/kubeconfig.yaml"
+  # One simulated node, and the storage classes the seed's example uses.
+  "$BIN/kubectl" apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-0
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {kubernetes.io/hostname: kwok-node-0, type: kwok}
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/host-path
+volumeBindingMode: Immediate
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: nfs
+provisioner: kubernetes.io/host-path
+volumeBindingMode: Immediate
+YAML
+  log "ready: export KUBECONFIG=$KUBECONFIG"
+}
+
+down() {
+  if [ -x "$BIN/kwokctl" ] && [ -d "$STATE" ]; then
+    PATH="$BIN:$PATH" "$BIN/kwokctl" delete cluster --name "$CLUSTER_NAME" >&2 || true
+  fi
+  # kwokctl leaves the host-path provisioner's volumes behind.
+  rm -rf /tmp/hostpath_pv
+  log "cluster $CLUSTER_NAME stopped"
+}
+
+case "${1:-}" in
+  build) build ;;
+  up) up ;;
+  env) echo "export KUBECONFIG=$STATE/kubeconfig.yaml" ;;
+  down) down ;;
+  *) echo "usage: $0 build|up|env|down" >&2; exit 2 ;;
+esac
