@@ -64,6 +64,14 @@ fn one_off_numbers() {
         })
         .collect();
     report_distribution("plugin call (bookkeeper reconcile: fresh instance + run + decode)", calls);
+    let describes: Vec<Duration> = (0..2000)
+        .map(|_| {
+            let t = Instant::now();
+            set.runtime.describe(bookkeeper).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    report_distribution("plugin call (bookkeeper describe: fresh instance, trivial export)", describes);
     let renders: Vec<Duration> = (0..500)
         .map(|_| {
             let t = Instant::now();
@@ -71,7 +79,7 @@ fn one_off_numbers() {
             t.elapsed()
         })
         .collect();
-    report_distribution("full render of the seed example (validate + 4 plugins + policy)", renders);
+    report_distribution("full render of the seed example (5 plugin calls + policy + config hash)", renders);
 
     // Process start to the first byte of rendered output, warm cache, as a user runs it.
     let bin = env!("CARGO_BIN_EXE_ecs-operator");

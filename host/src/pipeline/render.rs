@@ -165,11 +165,11 @@ fn enforce(
     Ok(policy::enforce(&ctx, objects)?.into_iter().map(|o| (name.clone(), o)).collect())
 }
 
-/// A plugin that rejects its input reports field errors, like a spec that fails validation.
-fn invalid_input(e: PluginCallError) -> RenderError {
+/// The field errors of a plugin that rejected its input; any other failure stays a plugin fault.
+fn invalid_input(e: PluginCallError) -> Result<Vec<FieldError>, RenderError> {
     match e.fault {
-        Fault::InvalidInput(errors) => RenderError::Invalid(sorted(errors)),
-        _ => RenderError::Plugin(e),
+        Fault::InvalidInput(errors) => Ok(errors),
+        _ => Err(RenderError::Plugin(e)),
     }
 }
 
@@ -182,30 +182,60 @@ pub fn render(
 ) -> Result<Rendered, RenderError> {
     let span = tracing::debug_span!("render", cluster = %cluster.name, namespace = %cluster.namespace);
     let _enter = span.enter();
-    let problems = validate(plugins, cluster)?;
-    if !problems.is_empty() {
-        return Err(RenderError::Invalid(problems));
-    }
     let runtime = &plugins.runtime;
+    // Reconcilers reject a spec they find invalid with `invalid-input` (the contract), so one call
+    // each both validates and renders; every problem of every plugin is collected before failing.
+    // The Tier-2 provider may be a third party's, so its `validate` runs explicitly.
+    let mut problems = Vec::new();
     let tier2 = choose_tier2(plugins, cluster, observed)?;
-    let mut wiring = runtime.provide(tier2.plugin, &tier2.input).map_err(invalid_input)?;
-    let mut objects = enforce(plugins, cluster, tier2.plugin, std::mem::take(&mut wiring.objects))?;
+    problems.extend(runtime.validate_tier2(tier2.plugin, &tier2.input)?);
+    let mut wiring = None;
+    if problems.is_empty() {
+        match runtime.provide(tier2.plugin, &tier2.input) {
+            Ok(w) => wiring = Some(w),
+            Err(e) => problems.extend(invalid_input(e)?),
+        }
+    }
+    let mut objects = match wiring.as_mut() {
+        Some(w) => enforce(plugins, cluster, tier2.plugin, std::mem::take(&mut w.objects))?,
+        None => Vec::new(),
+    };
 
     let mut components = Vec::new();
     let mut events = Vec::new();
     for name in RECONCILERS {
         let plugin = reconciler(plugins, name);
+        // Only the segment store consumes Tier-2; the provider's own objects were taken above.
+        let tier2 = if name == "node" {
+            match &wiring {
+                Some(w) => Some(w.clone()),
+                None => {
+                    // No wiring to reconcile with: still report the node's own problems.
+                    problems.extend(runtime.validate_cluster(plugin, cluster)?);
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         let input = ReconcileInput {
             cluster: cluster.clone(),
             observed: owned_by(observed, &cluster.name, &plugin.info.component),
-            // Only the segment store consumes Tier-2; the provider's own objects were taken above.
-            tier2: (name == "node").then(|| wiring.clone()),
+            tier2,
             versions: versions.clone(),
         };
-        let plan = runtime.reconcile(plugin, &input).map_err(invalid_input)?;
-        objects.extend(enforce(plugins, cluster, plugin, plan.objects)?);
-        components.push(plan.status);
-        events.extend(plan.events.into_iter().map(|event| PluginEvent { plugin: plugin.info.name.clone(), event }));
+        match runtime.reconcile(plugin, &input) {
+            Ok(plan) => {
+                objects.extend(enforce(plugins, cluster, plugin, plan.objects)?);
+                components.push(plan.status);
+                let name = &plugin.info.name;
+                events.extend(plan.events.into_iter().map(|event| PluginEvent { plugin: name.clone(), event }));
+            }
+            Err(e) => problems.extend(invalid_input(e)?),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RenderError::Invalid(sorted(problems)));
     }
 
     policy::check_plan(&objects)?;

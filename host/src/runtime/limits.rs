@@ -17,6 +17,9 @@ pub struct Limits {
     pub log_line_bytes: usize,
     /// Guest stderr kept per call (where a panic message lands), in bytes.
     pub stderr_bytes: usize,
+    /// Plugin calls that may run at once: instances come from a pool of this size, so a call reuses
+    /// warm memory instead of mapping fresh pages. Further concurrent calls fail with a clear error.
+    pub concurrent_calls: u32,
 }
 
 impl Default for Limits {
@@ -28,6 +31,7 @@ impl Default for Limits {
             log_lines: 200,
             log_line_bytes: 4096,
             stderr_bytes: 16 << 10,
+            concurrent_calls: 32,
         }
     }
 }
