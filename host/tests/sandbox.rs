@@ -66,6 +66,28 @@ fn sandbox() -> &'static Sandbox {
     })
 }
 
+#[test]
+fn more_concurrent_calls_than_the_pool_holds_fail_cleanly() {
+    // A pool of one instance, held by a runaway call: a second call cannot get an instance and must
+    // say so, and once the runaway call hits its deadline the pool serves again. The long deadline
+    // leaves the runaway thread ample time to take the instance before the second call.
+    let deadline = Duration::from_secs(2);
+    let runtime = Runtime::new(Limits { concurrent_calls: 1, deadline, ..limits() }, None).expect("runtime");
+    let path = hostile_path();
+    let wasm = std::fs::read(&path).expect("read the hostile plugin");
+    let plugin = runtime.load(PluginSource::File(path), &wasm, None).expect("loads");
+    std::thread::scope(|s| {
+        let runaway = s.spawn(|| runtime.reconcile(&plugin, &input("loop")));
+        std::thread::sleep(deadline / 4);
+        let err = runtime.reconcile(&plugin, &input("ecs")).expect_err("the only instance is busy");
+        assert!(matches!(err.fault, Fault::Runtime(_)), "{err:?}");
+        assert!(err.to_string().contains("plugin bookkeeper (reconcile) could not run"), "{err}");
+        let runaway = runaway.join().expect("no panic").expect_err("the loop hits its deadline");
+        assert!(matches!(runaway.fault, Fault::DeadlineExceeded(_)), "{runaway:?}");
+    });
+    runtime.reconcile(&plugin, &input("ecs")).expect("the pool serves again");
+}
+
 /// Runs the hostile reconciler on a cluster of the given name; a failure must name the plugin.
 fn reconcile(name: &str) -> Result<Plan, PluginCallError> {
     let sb = sandbox();

@@ -20,8 +20,10 @@ pub enum Fault {
     Failed(String),
     #[error("rejected its input: {}", join_errors(.0))]
     InvalidInput(Vec<ecs_plugin_sdk::FieldError>),
-    #[error("could not be instantiated: {0}")]
-    Instantiate(String),
+    /// Not the guest's doing: instantiation failed (e.g. all pooled instances busy) or the input
+    /// could not be encoded.
+    #[error("could not run: {0}")]
+    Runtime(String),
 }
 
 fn join_errors(errors: &[ecs_plugin_sdk::FieldError]) -> String {

@@ -18,8 +18,8 @@ pub use errors::{Fault, LoadError, PluginCallError};
 pub use limits::{Limits, MemoryLimitExceeded};
 
 use bindings::logging;
-use bindings::reconciler::{Reconciler, ReconcilerPre};
-use bindings::tier2::{Tier2Provider, Tier2ProviderPre};
+use bindings::reconciler::ReconcilerPre;
+use bindings::tier2::Tier2ProviderPre;
 use ecs_plugin_sdk::{self as sdk, CONTRACT_VERSION, PluginKind};
 use limits::MemoryLimiter;
 use sha2::{Digest, Sha256};
@@ -332,7 +332,7 @@ impl Runtime {
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Fault::DeadlineExceeded(self.limits.deadline),
             Some(trap) => Fault::Trap { message: trap.to_string(), guest_message: stderr.guest_message() },
-            None => Fault::Trap { message: format!("{error:#}"), guest_message: stderr.guest_message() },
+            None => Fault::Runtime(format!("{error:#}")),
         }
     }
 
@@ -350,26 +350,10 @@ impl Runtime {
         }
     }
 
-    fn instantiate_reconciler(
-        &self,
-        store: &mut Store<CallState>,
-        pre: &ReconcilerPre<CallState>,
-    ) -> wasmtime::Result<Reconciler> {
-        pre.instantiate(store)
-    }
-
-    fn instantiate_tier2(
-        &self,
-        store: &mut Store<CallState>,
-        pre: &Tier2ProviderPre<CallState>,
-    ) -> wasmtime::Result<Tier2Provider> {
-        pre.instantiate(store)
-    }
-
     pub fn describe(&self, plugin: &Plugin) -> Result<sdk::PluginInfo, PluginCallError> {
         let info = self.call(plugin, "describe", |store, pre| match pre {
-            WorldPre::Reconciler(p) => self.instantiate_reconciler(store, p)?.call_describe(store),
-            WorldPre::Tier2(p) => self.instantiate_tier2(store, p)?.call_describe(store),
+            WorldPre::Reconciler(p) => p.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::Tier2(p) => p.instantiate(&mut *store)?.call_describe(store),
         })?;
         Ok(convert::info(info))
     }
@@ -383,7 +367,7 @@ impl Runtime {
         let input = convert::cluster(cluster).map_err(|e| self.host_fault(plugin, "validate", e))?;
         let errors = self.call(plugin, "validate", |store, pre| {
             let p = self.reconciler(pre, plugin)?;
-            self.instantiate_reconciler(store, p)?.call_validate(store, &input)
+            p.instantiate(&mut *store)?.call_validate(store, &input)
         })?;
         Ok(convert::field_errors(errors))
     }
@@ -397,7 +381,7 @@ impl Runtime {
         let input = self.tier2_input(plugin, "validate", input)?;
         let errors = self.call(plugin, "validate", |store, pre| {
             let p = self.tier2(pre, plugin)?;
-            self.instantiate_tier2(store, p)?.call_validate(store, &input)
+            p.instantiate(&mut *store)?.call_validate(store, &input)
         })?;
         Ok(convert::field_errors(errors))
     }
@@ -416,7 +400,7 @@ impl Runtime {
         };
         let result = self.call(plugin, op, |store, pre| {
             let p = self.reconciler(pre, plugin)?;
-            self.instantiate_reconciler(store, p)?.call_reconcile(store, &wit_input)
+            p.instantiate(&mut *store)?.call_reconcile(store, &wit_input)
         })?;
         let plan = result.map_err(|e| self.plugin_failure(plugin, op, e))?;
         let size = convert::size_of_strings(&plan.objects)
@@ -430,7 +414,7 @@ impl Runtime {
         let wit_input = self.tier2_input(plugin, op, input)?;
         let result = self.call(plugin, op, |store, pre| {
             let p = self.tier2(pre, plugin)?;
-            self.instantiate_tier2(store, p)?.call_provide(store, &wit_input)
+            p.instantiate(&mut *store)?.call_provide(store, &wit_input)
         })?;
         let wiring = result.map_err(|e| self.plugin_failure(plugin, op, e))?;
         let size = convert::size_of_strings(wiring.volumes.iter().chain(&wiring.mounts).chain(&wiring.objects))
@@ -470,7 +454,7 @@ impl Runtime {
     }
 
     fn host_fault(&self, plugin: &Plugin, op: &'static str, e: serde_json::Error) -> PluginCallError {
-        self.fault(plugin, op, Fault::Instantiate(format!("encoding the input: {e}")))
+        self.fault(plugin, op, Fault::Runtime(format!("encoding the input: {e}")))
     }
 
     fn fault(&self, plugin: &Plugin, op: &'static str, fault: Fault) -> PluginCallError {
