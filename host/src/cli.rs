@@ -202,8 +202,16 @@ pub fn render(args: &RenderArgs) -> Result<(), Failure> {
     let plugins = args.plugins.load()?;
     let versions = pipeline::target_versions(&cluster);
     let rendered = pipeline::render(&plugins, &cluster, &observed, &versions)?;
+    // Warnings (e.g. a bookie scale-down keeping its claims) are shown by default, like kubectl's.
     for e in &rendered.events {
-        tracing::info!(plugin = %e.plugin, reason = %e.event.reason, "{}", e.event.message);
+        match e.event.type_ {
+            ecs_plugin_sdk::EventType::Warning => {
+                tracing::warn!(plugin = %e.plugin, reason = %e.event.reason, "{}", e.event.message)
+            }
+            ecs_plugin_sdk::EventType::Normal => {
+                tracing::info!(plugin = %e.plugin, reason = %e.event.reason, "{}", e.event.message)
+            }
+        }
     }
     print(&output::render(&rendered.objects, args.format))
 }
