@@ -15,7 +15,7 @@ WASM_OUT := target/$(WASM_TARGET)/plugin
 # The example third-party plugin, alone in a directory as a user would drop it in.
 EXAMPLE_PLUGIN_DIR := target/example-plugins
 # Heavy tools live outside the repo so that fresh clones reuse them.
-TOOLS_CACHE ?= $(HOME)/.cache/ecs-operator
+export TOOLS_CACHE ?= $(HOME)/.cache/ecs-operator
 KUBE_VERSION ?= 1.37.0
 
 .PHONY: all build plugins wasm-target crd demo test lint lint-wasm unit cases schema-check bench clean

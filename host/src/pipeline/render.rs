@@ -115,16 +115,13 @@ fn reconciler<'a>(plugins: &'a PluginSet, name: &str) -> &'a Plugin {
 /// Every problem the plugins find in the spec (sorted); empty when the spec is valid.
 pub fn validate(plugins: &PluginSet, cluster: &Cluster) -> Result<Vec<FieldError>, RenderError> {
     let tier2 = match choose_tier2(plugins, cluster, &[]) {
-        Ok(choice) => Some(choice),
+        Ok(choice) => choice,
         Err(RenderError::Invalid(errors)) => return Ok(errors),
         Err(e) => return Err(e),
     };
-    let mut errors = Vec::new();
+    let mut errors = plugins.runtime.validate_tier2(tier2.plugin, &tier2.input)?;
     for name in RECONCILERS {
         errors.extend(plugins.runtime.validate_cluster(reconciler(plugins, name), cluster)?);
-    }
-    if let Some(choice) = tier2 {
-        errors.extend(plugins.runtime.validate_tier2(choice.plugin, &choice.input)?);
     }
     Ok(sorted(errors))
 }
