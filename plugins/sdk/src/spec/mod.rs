@@ -41,11 +41,9 @@ pub const DEFAULT_ZOOKEEPER_URI: &str = "zk-client:2181";
     namespaced,
     status = "ECSClusterStatus",
     validation = kube::core::Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')")
-        .message("metadata.name must be a DNS label: lowercase letters, digits and '-'")
-        .field_path("metadata.name"),
+        .message("metadata.name must be a DNS label: lowercase letters, digits and '-'"),
     validation = kube::core::Rule::new("size(self.metadata.name) <= 40")
-        .message("metadata.name must be at most 40 characters: names such as <name>-ecs-node-headless must fit in 63")
-        .field_path("metadata.name"),
+        .message("metadata.name must be at most 40 characters: names such as <name>-ecs-node-headless must fit in 63"),
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.currentVersion","description":"Version all components run"}"#,
     printcolumn = r#"{"name":"Desired Version","type":"string","jsonPath":".status.targetVersion","priority":1}"#,
     printcolumn = r#"{"name":"Desired Members","type":"integer","jsonPath":".status.replicas","description":"Pods the cluster should have"}"#,
