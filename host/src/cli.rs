@@ -3,9 +3,9 @@
 use crate::output::{self, Format};
 use crate::pipeline::{self, RenderError, load};
 use crate::plugins::{Grants, PluginSet};
-use crate::runtime::{CompileCache, Limits, Runtime};
+use crate::runtime::{CallObserver, CompileCache, Limits, Runtime};
 use crate::testcases::{self, Verdict};
-use crate::{crd, telemetry};
+use crate::{controller, crd, record, telemetry};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -48,6 +48,10 @@ pub enum Command {
     },
     /// Run recorded-spec cases (cluster.yaml [+ observed.yaml] -> expected.yaml | expected-error.txt).
     Test(TestArgs),
+    /// Run the operator: watch ECSClusters and keep their objects as the plugins render them.
+    Run(RunArgs),
+    /// Capture a live ECSCluster and its objects as a recorded-spec case for `test`.
+    Record(RecordArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,6 +118,45 @@ pub struct TestArgs {
     pub plugins: PluginArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Kubeconfig to use (default: in-cluster, then $KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespace whose ECSClusters to manage; empty for all (default: $WATCH_NAMESPACE if set, even
+    /// empty, else the operator's own namespace).
+    #[arg(long)]
+    pub watch_namespace: Option<String>,
+    /// Take the `ecs-operator-leader` Lease before writing (needed with more than one replica).
+    #[arg(long, env = "ECS_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Identity in the Lease (default: $POD_NAME, else host name and process id).
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "ECS_LISTEN")]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// The ECSCluster's name.
+    #[arg(long)]
+    pub name: String,
+    /// Its namespace (default: the kubeconfig's).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Case directory to write (cluster.yaml, observed.yaml and the goldens).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
 fn parse_grant(s: &str) -> Result<(String, String), String> {
     let (plugin, cap) = s.split_once('=').ok_or("expected PLUGIN=CAPABILITY")?;
     if plugin.is_empty() || cap.is_empty() {
@@ -134,8 +177,16 @@ impl PluginArgs {
 
     /// Loads the built-in and `--plugin-dir` plugins.
     pub fn load(&self) -> Result<PluginSet, Failure> {
+        self.load_observed(None)
+    }
+
+    /// Loads the plugins, reporting every call to `observer`.
+    pub fn load_observed(&self, observer: Option<CallObserver>) -> Result<PluginSet, Failure> {
         let cache = if self.no_cache { None } else { self.cache_dir.clone().or_else(CompileCache::default_dir) };
-        let runtime = Runtime::new(self.limits(), cache).map_err(|e| Failure::plugin(e.to_string()))?;
+        let mut runtime = Runtime::new(self.limits(), cache).map_err(|e| Failure::plugin(e.to_string()))?;
+        if let Some(observer) = observer {
+            runtime.observe_calls(observer);
+        }
         PluginSet::load(runtime, self.plugin_dir.as_deref(), Grants::new(self.grants.clone()))
             .map_err(|e| Failure::plugin(e.to_string()))
     }
@@ -286,6 +337,47 @@ pub fn test(args: &TestArgs) -> Result<(), Failure> {
     if failed > 0 { Err(Failure::new(exit::FAILURE, format!("{failed} case(s) failed"))) } else { Ok(()) }
 }
 
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(exit::FAILURE, format!("starting the async runtime: {e}")))
+}
+
+pub fn operator(args: &RunArgs) -> Result<(), Failure> {
+    let options = controller::Options {
+        kubeconfig: args.kubeconfig.clone(),
+        // Read by hand: clap treats an empty variable as unset, but empty means "all namespaces".
+        watch_namespace: args.watch_namespace.clone().or_else(|| std::env::var("WATCH_NAMESPACE").ok()),
+        leader_election: args.leader_election,
+        identity: args.identity.clone(),
+        listen: args.listen,
+    };
+    let plugin_args = args.plugins.clone();
+    let load = move |metrics: std::sync::Arc<controller::metrics::Metrics>| {
+        let observer: CallObserver = Box::new(move |plugin, _op, took| {
+            let labels = controller::metrics::PluginLabels { plugin: plugin.to_string() };
+            metrics.plugin_call_seconds.get_or_create(&labels).observe(took.as_secs_f64());
+        });
+        plugin_args.load_observed(Some(observer)).map_err(|f| anyhow::anyhow!(f.message))
+    };
+    tokio_runtime()?
+        .block_on(controller::run(options, load))
+        .map_err(|e| Failure::new(exit::FAILURE, format!("{e:#}")))
+}
+
+pub fn record(args: &RecordArgs) -> Result<(), Failure> {
+    let plugins = args.plugins.load()?;
+    let written = tokio_runtime()?
+        .block_on(record::record(args.kubeconfig.as_deref(), &args.name, args.namespace.as_deref(), &args.out))
+        .map_err(|e| Failure::new(exit::FAILURE, format!("{e:#}")))?;
+    let verdict = testcases::check_case(&plugins, &args.out, true);
+    if let Verdict::Fail(why) = verdict {
+        return Err(Failure::new(exit::FAILURE, why));
+    }
+    print(&format!("recorded {written} into {}\n", args.out.display()))
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     telemetry::init(cli.log_format);
     let result = match &cli.command {
@@ -294,6 +386,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Crd => print(&crd::crd_yaml()),
         Command::Plugins { command: PluginsCommand::List(args) } => plugins_list(args),
         Command::Test(args) => test(args),
+        Command::Run(args) => operator(args),
+        Command::Record(args) => record(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

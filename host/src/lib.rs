@@ -6,14 +6,17 @@
 //! - [`plugins`]: built-in and dropped-in plugins, capability grants.
 //! - [`policy`]: what a plugin's output may contain; stamps labels and owner references.
 //! - [`pipeline`]: manifest admission and the render core (spec + observed -> desired objects).
+//! - [`controller`]: `ecs-operator run`, the operator; [`record`]: live cluster -> recorded case.
 //! - [`testcases`]: the recorded-spec runner; [`output`]: printing; [`cli`]: the command line.
 
 pub mod cli;
+pub mod controller;
 pub mod crd;
 pub mod output;
 pub mod pipeline;
 pub mod plugins;
 pub mod policy;
+pub mod record;
 pub mod runtime;
 pub mod telemetry;
 pub mod testcases;

@@ -26,6 +26,22 @@ pub enum Fault {
     Runtime(String),
 }
 
+impl Fault {
+    /// A short, stable name for metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::DeadlineExceeded(_) => "deadline_exceeded",
+            Fault::MemoryLimit(_) => "memory_limit",
+            Fault::Trap { .. } => "trap",
+            Fault::OutputTooLarge { .. } => "output_too_large",
+            Fault::MalformedOutput(_) => "malformed_output",
+            Fault::Failed(_) => "failed",
+            Fault::InvalidInput(_) => "invalid_input",
+            Fault::Runtime(_) => "runtime",
+        }
+    }
+}
+
 fn join_errors(errors: &[ecs_plugin_sdk::FieldError]) -> String {
     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }

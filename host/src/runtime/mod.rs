@@ -170,12 +170,16 @@ impl Drop for EpochTicker {
     }
 }
 
+/// Told the plugin name, export and duration of every plugin call.
+pub type CallObserver = Box<dyn Fn(&str, &'static str, Duration) + Send + Sync>;
+
 /// The plugin runtime. Cheap to share by reference across threads.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     limits: Limits,
     cache: Option<CompileCache>,
+    observer: Option<CallObserver>,
     _ticker: EpochTicker,
 }
 
@@ -202,7 +206,12 @@ impl Runtime {
         logging::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s).map_err(engine_err)?;
         let ticker = EpochTicker::start(engine.clone()).map_err(|e| LoadError::Engine(e.to_string()))?;
         let cache = cache_dir.map(|dir| CompileCache::new(dir, &engine));
-        Ok(Runtime { engine, linker, limits, cache, _ticker: ticker })
+        Ok(Runtime { engine, linker, limits, cache, observer: None, _ticker: ticker })
+    }
+
+    /// Reports every call to `observer` (the operator feeds its metrics this way).
+    pub fn observe_calls(&mut self, observer: CallObserver) {
+        self.observer = Some(observer);
     }
 
     pub fn limits(&self) -> &Limits {
@@ -321,7 +330,11 @@ impl Runtime {
         if state.logs_dropped > 0 {
             tracing::warn!(dropped = state.logs_dropped, "plugin exceeded its log budget");
         }
-        tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, ok = result.is_ok(), "plugin call");
+        let elapsed = started.elapsed();
+        tracing::debug!(elapsed_us = elapsed.as_micros() as u64, ok = result.is_ok(), "plugin call");
+        if let Some(observe) = &self.observer {
+            observe(&plugin.info.name, op, elapsed);
+        }
         result.map_err(|e| PluginCallError { plugin: plugin.info.name.clone(), op, fault: self.classify(e, &stderr) })
     }
 

@@ -1,0 +1,200 @@
+//! `ecs-operator run`: the operator. A kube-rs [`Controller`] on `ECSCluster`s whose reconciles read
+//! the reflector caches, render through the plugins, server-side apply what differs, prune what is
+//! no longer wanted, and write status and Events. Only the Lease holder writes.
+//!
+//! - [`observe`]: the watches and caches; [`diff`]: "would applying change anything?";
+//! - [`apply`]: every write; [`status`]: conditions and members (pure);
+//! - [`reconcile`]: one reconcile; [`leader`]: Lease election; [`server`]: health and metrics.
+
+pub mod apply;
+pub mod diff;
+pub mod leader;
+pub mod metrics;
+pub mod observe;
+pub mod reconcile;
+pub mod server;
+pub mod status;
+
+use crate::crd::ECSCluster;
+use crate::plugins::PluginSet;
+use anyhow::Context as _;
+use futures::StreamExt;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{Controller, watcher};
+use metrics::Metrics;
+use observe::{Scope, Stores};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Set on clusters whose plan holds PersistentVolumes, which garbage collection cannot remove.
+pub const FINALIZER: &str = "ecs.ecs.io/persistent-volumes";
+
+/// How to run the operator.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub kubeconfig: Option<PathBuf>,
+    /// `None`: the client's default namespace (in a pod: its own); `Some("")`: all namespaces.
+    pub watch_namespace: Option<String>,
+    pub leader_election: bool,
+    /// Lease holder name; defaults to `$POD_NAME`, else host name and process id.
+    pub identity: Option<String>,
+    pub listen: SocketAddr,
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub plugins: Arc<PluginSet>,
+    pub stores: Stores,
+    pub clusters: Store<ECSCluster>,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    leader: Arc<AtomicBool>,
+    failures: Mutex<HashMap<ObjectRef<ECSCluster>, u32>>,
+}
+
+impl Context {
+    pub fn is_leader(&self) -> bool {
+        self.metrics.clusters.set(self.clusters.state().len() as i64);
+        self.leader.load(Ordering::Acquire)
+    }
+
+    fn count_failure(&self, cr: &ECSCluster) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = failures.entry(ObjectRef::from(cr)).or_default();
+        *n += 1;
+        *n - 1
+    }
+
+    fn forget_failures(&self, cr: &ECSCluster) {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&ObjectRef::from(cr));
+    }
+}
+
+async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
+        }
+        None => kube::Config::infer().await.context("no Kubernetes configuration (in-cluster, $KUBECONFIG or ~/.kube/config)")?,
+    };
+    Ok(Client::try_from(config)?)
+}
+
+fn identity(options: &Options) -> String {
+    options.identity.clone().or_else(|| std::env::var("POD_NAME").ok()).unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "local".into());
+        format!("{}-{}", host.trim(), std::process::id())
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Runs until SIGTERM / Ctrl-C, then hands the Lease over.
+pub async fn run(options: Options, load_plugins: impl FnOnce(Arc<Metrics>) -> anyhow::Result<PluginSet> + Send + 'static) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(server::Health::default());
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
+    tokio::spawn(server::serve(listener, health.clone(), metrics.clone()));
+
+    let client = client(options.kubeconfig.as_ref()).await?;
+    let own_namespace = client.default_namespace().to_string();
+    let scope = match options.watch_namespace.as_deref() {
+        Some("") => Scope::All,
+        Some(ns) => Scope::Namespace(ns.to_string()),
+        None => Scope::Namespace(own_namespace.clone()),
+    };
+    tracing::info!(?scope, "watching ECSClusters");
+
+    let plugin_metrics = metrics.clone();
+    let plugins = tokio::task::spawn_blocking(move || load_plugins(plugin_metrics)).await??;
+    let plugins = Arc::new(plugins);
+
+    let lease_namespace = match &scope {
+        Scope::Namespace(ns) => ns.clone(),
+        Scope::All => own_namespace,
+    };
+    let identity = identity(&options);
+    let election = if options.leader_election {
+        Some(leader::Election::start(&client, &lease_namespace, &identity, metrics.clone()).await?)
+    } else {
+        metrics.leader.set(1);
+        None
+    };
+    let leader_flag = election.as_ref().map(|e| e.flag()).unwrap_or_else(|| Arc::new(AtomicBool::new(true)));
+
+    let (stores, watches) = Stores::start(&client, &scope);
+    let controller = Controller::new(scope.api::<ECSCluster>(&client), watcher::Config::default().any_semantic());
+    let clusters = controller.store();
+    let reporter = Reporter { controller: "ecs-operator".into(), instance: Some(identity.clone()) };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        plugins,
+        stores: stores.clone(),
+        clusters: clusters.clone(),
+        metrics: metrics.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+        leader: leader_flag,
+        failures: Mutex::default(),
+    });
+
+    let ready_health = health.clone();
+    tokio::spawn(async move {
+        if stores.ready().await.is_ok() && clusters.wait_until_ready().await.is_ok() {
+            tracing::info!("caches synced; ready");
+            ready_health.set_ready();
+        }
+    });
+
+    let became_leader = match &election {
+        Some(e) => e.became_leader().boxed(),
+        None => futures::stream::empty().boxed(),
+    };
+    with_triggers(controller, watches)
+        .reconcile_all_on(became_leader)
+        .graceful_shutdown_on(shutdown_signal())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "controller");
+            }
+        })
+        .await;
+    health.set_not_ready();
+    if let Some(election) = election {
+        election.release().await;
+    }
+    Ok(())
+}
+
+/// Triggers: owned objects map to their ECSCluster by owner reference; pods and volumes, which
+/// carry none to it, by their cluster label.
+fn with_triggers(controller: Controller<ECSCluster>, w: observe::Watches) -> Controller<ECSCluster> {
+    controller
+        .owns_stream(w.stateful_sets)
+        .owns_stream(w.deployments)
+        .owns_stream(w.services)
+        .owns_stream(w.config_maps)
+        .owns_stream(w.pdbs)
+        .owns_stream(w.claims)
+        .watches_stream(w.pods, |pod| observe::cluster_of(&pod))
+        .watches_stream(w.volumes, |pv| observe::cluster_of_volume(&pv))
+}

@@ -1,0 +1,200 @@
+//! What the operator sees: one reflector cache per kind it manages, filled by label-selected watches.
+//! Reconciles read these caches (never the API server) to build the plugins' observed state and to
+//! decide what to apply or prune.
+
+use crate::crd::ECSCluster;
+use ecs_plugin_sdk::k8s::{APP, LABEL_APP, LABEL_CLUSTER, LABEL_MANAGED_BY, MANAGED_BY};
+use futures::Stream;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// Which namespaces the operator manages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Namespace(String),
+}
+
+impl Scope {
+    pub fn api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match self {
+            Scope::All => Api::all(client.clone()),
+            Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
+        }
+    }
+
+    pub fn contains(&self, namespace: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Namespace(ns) => ns == namespace,
+        }
+    }
+}
+
+/// Objects the operator applied carry this selector; pods carry the cluster label from their template.
+pub fn managed_selector() -> String {
+    format!("{LABEL_MANAGED_BY}={MANAGED_BY}")
+}
+
+fn pod_selector() -> String {
+    format!("{LABEL_APP}={APP},{LABEL_CLUSTER}")
+}
+
+pub type Watch<K> = std::pin::Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>;
+
+/// A label-selected watch feeding a cache; the returned stream must be polled (the controller does).
+/// Managed fields are dropped on arrival: nothing reads them, and they are most of an object's size.
+fn reflect<K>(api: Api<K>, selector: &str) -> (Store<K>, Watch<K>)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let config = watcher::Config::default().labels(selector).any_semantic();
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(|o: &mut K| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects();
+    (reader, Box::pin(stream))
+}
+
+/// The caches, one per kind.
+#[derive(Clone)]
+pub struct Stores {
+    pub stateful_sets: Store<StatefulSet>,
+    pub deployments: Store<Deployment>,
+    pub services: Store<Service>,
+    pub config_maps: Store<ConfigMap>,
+    pub pdbs: Store<PodDisruptionBudget>,
+    pub claims: Store<PersistentVolumeClaim>,
+    pub volumes: Store<PersistentVolume>,
+    pub pods: Store<Pod>,
+}
+
+/// The watches behind [`Stores`], handed to the controller as triggers.
+pub struct Watches {
+    pub stateful_sets: Watch<StatefulSet>,
+    pub deployments: Watch<Deployment>,
+    pub services: Watch<Service>,
+    pub config_maps: Watch<ConfigMap>,
+    pub pdbs: Watch<PodDisruptionBudget>,
+    pub claims: Watch<PersistentVolumeClaim>,
+    pub volumes: Watch<PersistentVolume>,
+    pub pods: Watch<Pod>,
+}
+
+impl Stores {
+    pub fn start(client: &Client, scope: &Scope) -> (Stores, Watches) {
+        let managed = managed_selector();
+        let (stateful_sets, w_sts) = reflect(scope.api(client), &managed);
+        let (deployments, w_deploy) = reflect(scope.api(client), &managed);
+        let (services, w_svc) = reflect(scope.api(client), &managed);
+        let (config_maps, w_cm) = reflect(scope.api(client), &managed);
+        let (pdbs, w_pdb) = reflect(scope.api(client), &managed);
+        let (claims, w_pvc) = reflect(scope.api(client), &managed);
+        // PersistentVolumes are cluster-scoped; only Tier-2 providers granted them create any.
+        let (volumes, w_pv) = reflect(Api::all(client.clone()), &managed);
+        let (pods, w_pods) = reflect(scope.api(client), &pod_selector());
+        let stores = Stores { stateful_sets, deployments, services, config_maps, pdbs, claims, volumes, pods };
+        let watches = Watches {
+            stateful_sets: w_sts,
+            deployments: w_deploy,
+            services: w_svc,
+            config_maps: w_cm,
+            pdbs: w_pdb,
+            claims: w_pvc,
+            volumes: w_pv,
+            pods: w_pods,
+        };
+        (stores, watches)
+    }
+
+    /// Waits until every cache holds its first full listing.
+    pub async fn ready(&self) -> Result<(), reflector::store::WriterDropped> {
+        self.stateful_sets.wait_until_ready().await?;
+        self.deployments.wait_until_ready().await?;
+        self.services.wait_until_ready().await?;
+        self.config_maps.wait_until_ready().await?;
+        self.pdbs.wait_until_ready().await?;
+        self.claims.wait_until_ready().await?;
+        self.volumes.wait_until_ready().await?;
+        self.pods.wait_until_ready().await
+    }
+
+    /// Every managed object of the cluster (not pods), as JSON, for apply and prune decisions.
+    /// PersistentVolumes belong to it when labelled for it and bound to a claim in its namespace.
+    pub fn managed(&self, namespace: &str, cluster: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        collect(&self.stateful_sets, namespace, cluster, &mut out);
+        collect(&self.deployments, namespace, cluster, &mut out);
+        collect(&self.services, namespace, cluster, &mut out);
+        collect(&self.config_maps, namespace, cluster, &mut out);
+        collect(&self.pdbs, namespace, cluster, &mut out);
+        collect(&self.claims, namespace, cluster, &mut out);
+        for pv in self.volumes.state() {
+            let claim_ns = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).and_then(|c| c.namespace.as_deref());
+            if labelled_for(pv.as_ref(), cluster) && claim_ns == Some(namespace) {
+                out.push(to_json(pv.as_ref()));
+            }
+        }
+        out
+    }
+
+    /// What the plugins observe: the managed objects and the cluster's pods.
+    pub fn observed(&self, namespace: &str, cluster: &str) -> Vec<Value> {
+        let mut out = self.managed(namespace, cluster);
+        collect(&self.pods, namespace, cluster, &mut out);
+        out
+    }
+}
+
+fn labelled_for<K: Resource>(object: &K, cluster: &str) -> bool {
+    object.labels().get(LABEL_CLUSTER).map(String::as_str) == Some(cluster)
+}
+
+fn to_json<K: Serialize>(object: &K) -> Value {
+    serde_json::to_value(object).expect("API objects always serialize")
+}
+
+fn collect<K>(store: &Store<K>, namespace: &str, cluster: &str, out: &mut Vec<Value>)
+where
+    K: Resource + Clone + Serialize + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    let mut objects: Vec<_> = store
+        .state()
+        .into_iter()
+        .filter(|o| o.meta().namespace.as_deref() == Some(namespace) && labelled_for(o.as_ref(), cluster))
+        .collect();
+    objects.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
+    out.extend(objects.iter().map(|o| to_json(o.as_ref())));
+}
+
+/// The ECSCluster an object belongs to, from its cluster label (pods and volumes carry no owner
+/// reference to it).
+pub fn cluster_of<K: Resource>(object: &K) -> Option<ObjectRef<ECSCluster>> {
+    let cluster = object.labels().get(LABEL_CLUSTER)?;
+    let namespace = object.meta().namespace.clone()?;
+    Some(ObjectRef::new(cluster).within(&namespace))
+}
+
+/// The ECSCluster a PersistentVolume belongs to: its label, and the namespace of the claim it reserves.
+pub fn cluster_of_volume(pv: &PersistentVolume) -> Option<ObjectRef<ECSCluster>> {
+    let cluster = pv.labels().get(LABEL_CLUSTER)?;
+    let namespace = pv.spec.as_ref()?.claim_ref.as_ref()?.namespace.clone()?;
+    Some(ObjectRef::new(cluster).within(&namespace))
+}

@@ -1,0 +1,218 @@
+//! One reconcile of one ECSCluster: caches -> plugins -> apply/prune -> status -> Events.
+
+use super::apply::{self, ApplyError, Writes};
+use super::status::{self, Outcome};
+use super::{Context, FINALIZER};
+use crate::crd::ECSCluster;
+use crate::pipeline::{self, RenderError, Rendered, load};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// Why a reconcile must be retried (with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Api(#[from] ApplyError),
+    #[error("{0}")]
+    Plugin(String),
+    #[error("the render task failed: {0}")]
+    Join(String),
+}
+
+/// Even with nothing to do, look again this often (cache reads only; no API request).
+const RESYNC: Duration = Duration::from_secs(600);
+
+pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let span = tracing::info_span!("reconcile", cluster = %cr.name_any(), namespace = %cr.namespace().unwrap_or_default());
+    async move {
+        let started = Instant::now();
+        if !ctx.is_leader() {
+            ctx.metrics.reconciled("standby", started.elapsed());
+            return Ok(Action::await_change());
+        }
+        let result = if cr.meta().deletion_timestamp.is_some() {
+            finalize(&cr, &ctx).await.map(|()| ("deleted", Action::await_change()))
+        } else {
+            sync(&cr, &ctx).await
+        };
+        let label = match &result {
+            Ok((label, _)) => *label,
+            Err(ReconcileError::Api(_)) => "api_error",
+            Err(_) => "plugin_fault",
+        };
+        ctx.metrics.reconciled(label, started.elapsed());
+        tracing::debug!(result = label, elapsed_us = started.elapsed().as_micros() as u64, "reconciled");
+        if result.is_ok() {
+            ctx.forget_failures(&cr);
+        }
+        result.map(|(_, action)| action)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Backoff after a failure: 1 s, 2 s, 4 s ... up to 5 minutes, per cluster.
+pub fn error_policy(cr: Arc<ECSCluster>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let failures = ctx.count_failure(&cr);
+    let delay = Duration::from_secs(1u64 << failures.min(9)).min(Duration::from_secs(300));
+    tracing::warn!(cluster = %cr.name_any(), namespace = %cr.namespace().unwrap_or_default(), %error, retry_in_s = delay.as_secs(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn render(ctx: &Context, cr: &ECSCluster) -> Result<Result<Rendered, RenderError>, ReconcileError> {
+    let cluster = load::plugin_cluster(cr);
+    let observed = ctx.stores.observed(&cluster.namespace, &cluster.name);
+    let plugins = ctx.plugins.clone();
+    // Plugin calls are synchronous wasm execution (bounded by their deadline): off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let versions = pipeline::target_versions(&cluster);
+        pipeline::render(&plugins, &cluster, &observed, &versions)
+    })
+    .await
+    .map_err(|e| ReconcileError::Join(e.to_string()))
+}
+
+async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), ReconcileError> {
+    let namespace = cr.namespace().unwrap_or_default();
+    let name = cr.name_any();
+    let generation = cr.meta().generation.unwrap_or(0);
+    let rendered = render(ctx, cr).await?;
+    let mut failure = None;
+    let mut writes = Writes::default();
+    let outcome = match &rendered {
+        Ok(rendered) => {
+            let live = ctx.stores.managed(&namespace, &name);
+            let needs_finalizer = rendered.objects.iter().any(|o| o["kind"] == "PersistentVolume");
+            let result = async {
+                if needs_finalizer && !cr.finalizers().iter().any(|f| f == FINALIZER) {
+                    add_finalizer(ctx, cr).await?;
+                }
+                apply::sync(&ctx.client, &ctx.metrics, rendered.objects.clone(), &live).await
+            }
+            .await;
+            match result {
+                Ok(w) => {
+                    writes = w;
+                    Outcome::Applied(rendered)
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    failure = Some(ReconcileError::Api(e));
+                    Outcome::ApplyFailed(message)
+                }
+            }
+        }
+        Err(RenderError::Invalid(errors)) => Outcome::Invalid(errors),
+        Err(RenderError::Plugin(e)) => {
+            ctx.metrics.plugin_fault(&e.plugin, e.fault.kind());
+            failure = Some(ReconcileError::Plugin(e.to_string()));
+            Outcome::PluginFault(e.to_string())
+        }
+        Err(RenderError::Policy(v)) => {
+            ctx.metrics.plugin_fault(&v.plugin, "policy_violation");
+            failure = Some(ReconcileError::Plugin(v.to_string()));
+            Outcome::PluginFault(v.to_string())
+        }
+    };
+    let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default();
+    let new_status = status::compute(cr.status.as_ref(), generation, &outcome, &now.to_string());
+    publish_writes(ctx, cr, &writes, rendered.as_ref().ok()).await;
+    for c in status::transitions(cr.status.as_ref(), &new_status) {
+        let (type_, wanted) = match c.type_.as_str() {
+            status::READY if c.status == "True" => (EventType::Normal, true),
+            status::SPEC_VALID if c.status == "False" => (EventType::Warning, true),
+            status::DEGRADED if c.status == "True" => (EventType::Warning, true),
+            _ => (EventType::Normal, false),
+        };
+        if wanted {
+            let reason = c.reason.clone().unwrap_or_else(|| c.type_.clone());
+            publish(ctx, cr, type_, &reason, c.message.clone().unwrap_or_default()).await;
+        }
+    }
+    apply::status(&ctx.client, &ctx.metrics, cr, &new_status).await?;
+    match failure {
+        Some(e) => Err(e),
+        None if matches!(outcome, Outcome::Invalid(_)) => Ok(("invalid", Action::await_change())),
+        None if writes.is_empty() => Ok(("unchanged", Action::requeue(RESYNC))),
+        None => Ok(("applied", Action::requeue(RESYNC))),
+    }
+}
+
+/// Events for what was written, and the plugins' own events, which describe that change.
+async fn publish_writes(ctx: &Context, cr: &ECSCluster, writes: &Writes, rendered: Option<&Rendered>) {
+    if writes.is_empty() {
+        return;
+    }
+    let list = |v: &[String]| if v.len() > 8 { format!("{} and {} more", v[..8].join(", "), v.len() - 8) } else { v.join(", ") };
+    if !writes.created.is_empty() {
+        publish(ctx, cr, EventType::Normal, "Created", format!("created {}", list(&writes.created))).await;
+    }
+    if !writes.updated.is_empty() {
+        publish(ctx, cr, EventType::Normal, "Updated", format!("updated {}", list(&writes.updated))).await;
+    }
+    if !writes.pruned.is_empty() {
+        publish(ctx, cr, EventType::Normal, "Pruned", format!("deleted {}", list(&writes.pruned))).await;
+    }
+    for e in rendered.map(|r| r.events.as_slice()).unwrap_or_default() {
+        let type_ = match e.event.type_ {
+            ecs_plugin_sdk::EventType::Normal => EventType::Normal,
+            ecs_plugin_sdk::EventType::Warning => EventType::Warning,
+        };
+        publish(ctx, cr, type_, &e.event.reason, format!("{}: {}", e.plugin, e.event.message)).await;
+    }
+}
+
+async fn publish(ctx: &Context, cr: &ECSCluster, type_: EventType, reason: &str, note: String) {
+    let mut note = note;
+    if note.len() > 1000 {
+        let mut cut = 997;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+        note.push_str("...");
+    }
+    let event = Event { type_, reason: reason.to_string(), note: Some(note), action: "Reconcile".into(), secondary: None };
+    match ctx.recorder.publish(&event, &cr.object_ref(&())).await {
+        Ok(()) => ctx.metrics.wrote("Event", "event"),
+        Err(e) => tracing::warn!(error = %e, reason, "could not publish an event"),
+    }
+}
+
+async fn add_finalizer(ctx: &Context, cr: &ECSCluster) -> Result<(), ApplyError> {
+    let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
+    let mut finalizers = cr.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_string());
+    set_finalizers(ctx, &api, cr, finalizers).await
+}
+
+async fn set_finalizers(ctx: &Context, api: &Api<ECSCluster>, cr: &ECSCluster, finalizers: Vec<String>) -> Result<(), ApplyError> {
+    // The resourceVersion makes this a compare-and-swap: a concurrent edit of the list is retried.
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": cr.resource_version()}});
+    api.patch(&cr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| ApplyError { verb: "update finalizers of", object: format!("ECSCluster/{}", cr.name_any()), source })?;
+    ctx.metrics.wrote("ECSCluster", "finalizer");
+    Ok(())
+}
+
+/// On deletion: remove what garbage collection cannot (cluster-scoped PersistentVolumes; Retain
+/// keeps the data on the share), then let the ECSCluster go.
+async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(), ReconcileError> {
+    if !cr.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    let live = ctx.stores.managed(&cr.namespace().unwrap_or_default(), &cr.name_any());
+    let deleted = apply::delete_volumes(&ctx.client, &ctx.metrics, &live).await?;
+    tracing::info!(deleted, "deleted the cluster's PersistentVolumes");
+    let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
+    let rest: Vec<String> = cr.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+    set_finalizers(ctx, &api, cr, rest).await?;
+    Ok(())
+}
