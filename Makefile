@@ -1,7 +1,9 @@
 # ecs-operator: the commands the README documents.
-#   make demo    render the seed example through the built-in plugins and list the objects
-#   make test    everything CI checks (installs what it needs on a fresh machine)
-#   make bench   criterion benchmarks (release build)
+#   make demo         the seed's walkthrough on a local control plane (built from Go modules once)
+#   make demo-down    stop it
+#   make test         everything CI checks (installs what it needs on a fresh machine)
+#   make render       render the seed example offline and list the objects
+#   make bench        criterion benchmarks; make bench-live: the operator against the control plane
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -17,8 +19,12 @@ EXAMPLE_PLUGIN_DIR := target/example-plugins
 # Heavy tools live outside the repo so that fresh clones reuse them.
 export TOOLS_CACHE ?= $(HOME)/.cache/ecs-operator
 KUBE_VERSION ?= 1.37.0
+# The local control plane (tests/cluster/local-cluster.sh): one pinned Kubernetes version.
+export K8S_VERSION ?= v1.37.2
+LOCAL_CLUSTER := tests/cluster/local-cluster.sh
 
-.PHONY: all build plugins wasm-target crd demo test lint lint-wasm unit cases schema-check bench clean
+.PHONY: all build plugins wasm-target crd demo demo-down render test lint lint-wasm unit cases schema-check \
+	cluster-up cluster-down integration bench bench-live clean
 
 all: build
 
@@ -37,32 +43,32 @@ crd: build
 	$(BIN) crd > deploy/crd.yaml
 
 demo: build
+	tests/cluster/demo.sh up
+
+demo-down:
+	tests/cluster/demo.sh down
+
+render: build
 	@echo "# ECSCluster deploy/examples/ecs.yaml, rendered by the built-in plugins:"
 	$(BIN) render -f deploy/examples/ecs.yaml -o table
 
-lint: plugins
-	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+cluster-up:
+	$(LOCAL_CLUSTER) up
 
-# The plugins' wasm-only code paths (a few lines in the SDK); slow on a cold cache, so not in `test`.
-lint-wasm: wasm-target
-	$(CARGO) clippy --target $(WASM_TARGET) $(PLUGIN_FLAGS) -- -D warnings
+cluster-down:
+	$(LOCAL_CLUSTER) down
 
-unit: build
-	$(CARGO) test --workspace
-
-cases: build
-	$(BIN) test tests/cases
-	$(BIN) test plugins/examples/tier2-nfs-inline/cases --plugin-dir $(EXAMPLE_PLUGIN_DIR)
-
-schema-check: cases
-	scripts/validate-schemas.sh $(KUBE_VERSION) tests/cases/*/expected.yaml plugins/examples/*/cases/*/expected.yaml
-
-test: lint unit cases schema-check
+# The operator against the local control plane (started and stopped if it was not running).
+integration: build
+	tests/cluster/integration.sh
 
 bench: plugins
 	$(CARGO) bench -p ecs-operator --bench plugins
 	scripts/report-sizes.sh
+
+bench-live: plugins cluster-up
+	$(CARGO) build --release -p ecs-operator
+	tests/cluster/bench-live.sh target/release/ecs-operator
 
 clean:
 	$(CARGO) clean

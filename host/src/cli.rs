@@ -361,9 +361,7 @@ pub fn operator(args: &RunArgs) -> Result<(), Failure> {
         });
         plugin_args.load_observed(Some(observer)).map_err(|f| anyhow::anyhow!(f.message))
     };
-    tokio_runtime()?
-        .block_on(controller::run(options, load))
-        .map_err(|e| Failure::new(exit::FAILURE, format!("{e:#}")))
+    tokio_runtime()?.block_on(controller::run(options, load)).map_err(|e| Failure::new(exit::FAILURE, format!("{e:#}")))
 }
 
 pub fn record(args: &RecordArgs) -> Result<(), Failure> {

@@ -48,7 +48,12 @@ fn yaml_documents(objects: &[Value]) -> anyhow::Result<String> {
 }
 
 /// Writes the case; returns a summary of what was captured.
-pub async fn record(kubeconfig: Option<&Path>, name: &str, namespace: Option<&str>, out: &Path) -> anyhow::Result<String> {
+pub async fn record(
+    kubeconfig: Option<&Path>,
+    name: &str,
+    namespace: Option<&str>,
+    out: &Path,
+) -> anyhow::Result<String> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)?;

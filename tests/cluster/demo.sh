@@ -11,9 +11,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CLUSTER="$ROOT/tests/cluster/local-cluster.sh"
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
-BIN_DIR="${ECS_K8S_CACHE:-$HOME/.cache/ecs-operator/k8s-$K8S_VERSION}/bin"
+BIN_DIR="${ECS_K8S_CACHE:-${TOOLS_CACHE:-$HOME/.cache/ecs-operator}/k8s-$K8S_VERSION}/bin"
 OPERATOR="${OPERATOR:-$ROOT/target/debug/ecs-operator}"
-STATE="${DEMO_STATE:-$HOME/.cache/ecs-operator/demo}"
+STATE="${DEMO_STATE:-${TOOLS_CACHE:-$HOME/.cache/ecs-operator}/demo}"
 TIMEOUT="${DEMO_TIMEOUT:-180}"
 
 log() { echo "[demo] $*" >&2; }

@@ -6,6 +6,8 @@
 #   local-cluster.sh build   build the binaries once into $CACHE (about 16 minutes cold on 2 cores)
 #   local-cluster.sh up      build if needed, start the cluster, wait until it is ready
 #   local-cluster.sh env     print `export KUBECONFIG=...` for the running cluster
+#   local-cluster.sh kubeconfig   print the kubeconfig's path
+#   local-cluster.sh status  exit 0 if the cluster is up
 #   local-cluster.sh down    stop everything this script started and remove its state
 set -euo pipefail
 
@@ -13,7 +15,7 @@ K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 CLUSTER_NAME="${CLUSTER_NAME:-ecs-operator}"
-CACHE="${ECS_K8S_CACHE:-$HOME/.cache/ecs-operator/k8s-$K8S_VERSION}"
+CACHE="${ECS_K8S_CACHE:-${TOOLS_CACHE:-$HOME/.cache/ecs-operator}/k8s-$K8S_VERSION}"
 BIN="$CACHE/bin"
 STATE="$HOME/.kwok/clusters/$CLUSTER_NAME"
 
@@ -167,6 +169,8 @@ case "${1:-}" in
   build) build ;;
   up) up ;;
   env) echo "export KUBECONFIG=$STATE/kubeconfig.yaml" ;;
+  kubeconfig) echo "$STATE/kubeconfig.yaml" ;;
+  status) [ -f "$STATE/kubeconfig.yaml" ] && "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig.yaml" get --raw /readyz >/dev/null 2>&1 ;;
   down) down ;;
-  *) echo "usage: $0 build|up|env|down" >&2; exit 2 ;;
+  *) echo "usage: $0 build|up|env|kubeconfig|status|down" >&2; exit 2 ;;
 esac

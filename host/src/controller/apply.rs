@@ -90,10 +90,11 @@ pub async fn sync(
         }
         let name = k.2.clone();
         tracing::debug!(object = %describe(&object), exists = current.is_some(), "applying");
-        api_for(client, &object)
-            .patch(&name, &params, &Patch::Apply(&object))
-            .await
-            .map_err(|source| ApplyError { verb: "apply", object: describe(&object), source })?;
+        api_for(client, &object).patch(&name, &params, &Patch::Apply(&object)).await.map_err(|source| ApplyError {
+            verb: "apply",
+            object: describe(&object),
+            source,
+        })?;
         metrics.wrote(&k.0, "apply");
         if current.is_some() { &mut writes.updated } else { &mut writes.created }.push(describe(&object));
     }

@@ -24,7 +24,12 @@ pub struct Election {
 }
 
 impl Election {
-    pub async fn start(client: &Client, namespace: &str, identity: &str, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    pub async fn start(
+        client: &Client,
+        namespace: &str,
+        identity: &str,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let manager = LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
             .with_namespace(namespace)
             .with_identity(identity)

@@ -52,7 +52,8 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("ecs_operator");
         let reconciles = Family::<ResultLabels, Counter>::default();
-        let reconcile_seconds = Family::<ResultLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> _);
+        let reconcile_seconds =
+            Family::<ResultLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> _);
         let plugin_call_seconds =
             Family::<PluginLabels, Histogram>::new_with_constructor(duration_histogram as fn() -> _);
         let plugin_faults = Family::<FaultLabels, Counter>::default();

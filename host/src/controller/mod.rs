@@ -20,9 +20,9 @@ use crate::plugins::PluginSet;
 use anyhow::Context as _;
 use futures::StreamExt;
 use kube::Client;
+use kube::runtime::Controller;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{Controller, watcher};
 use metrics::Metrics;
 use observe::{Scope, Stores};
 use std::collections::HashMap;
@@ -30,6 +30,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Set on clusters whose plan holds PersistentVolumes, which garbage collection cannot remove.
 pub const FINALIZER: &str = "ecs.ecs.io/persistent-volumes";
@@ -83,7 +84,9 @@ async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<Client> {
                 .with_context(|| format!("reading kubeconfig {}", path.display()))?;
             kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
         }
-        None => kube::Config::infer().await.context("no Kubernetes configuration (in-cluster, $KUBECONFIG or ~/.kube/config)")?,
+        None => kube::Config::infer()
+            .await
+            .context("no Kubernetes configuration (in-cluster, $KUBECONFIG or ~/.kube/config)")?,
     };
     Ok(Client::try_from(config)?)
 }
@@ -106,7 +109,10 @@ async fn shutdown_signal() {
 }
 
 /// Runs until SIGTERM / Ctrl-C, then hands the Lease over.
-pub async fn run(options: Options, load_plugins: impl FnOnce(Arc<Metrics>) -> anyhow::Result<PluginSet> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    options: Options,
+    load_plugins: impl FnOnce(Arc<Metrics>) -> anyhow::Result<PluginSet> + Send + 'static,
+) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(server::Health::default());
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -142,8 +148,8 @@ pub async fn run(options: Options, load_plugins: impl FnOnce(Arc<Metrics>) -> an
     let leader_flag = election.as_ref().map(|e| e.flag()).unwrap_or_else(|| Arc::new(AtomicBool::new(true)));
 
     let (stores, watches) = Stores::start(&client, &scope);
-    let controller = Controller::new(scope.api::<ECSCluster>(&client), watcher::Config::default().any_semantic());
-    let clusters = controller.store();
+    let (clusters, cluster_events) = observe::reflect(scope.api::<ECSCluster>(&client), None, false);
+    let controller = Controller::for_stream(cluster_events, clusters.clone());
     let reporter = Reporter { controller: "ecs-operator".into(), instance: Some(identity.clone()) };
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -158,10 +164,20 @@ pub async fn run(options: Options, load_plugins: impl FnOnce(Arc<Metrics>) -> an
 
     let ready_health = health.clone();
     tokio::spawn(async move {
-        if stores.ready().await.is_ok() && clusters.wait_until_ready().await.is_ok() {
-            tracing::info!("caches synced; ready");
-            ready_health.set_ready();
+        if stores.ready().await.is_err() {
+            return;
         }
+        // The controller waits on the ECSCluster cache's ready signal too, and a second waiter is
+        // not reliably woken (seen here: the controller started, this waiter slept on), so re-ask.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(200), clusters.wait_until_ready()).await {
+                Ok(Ok(())) => break,
+                Ok(Err(_)) => return,
+                Err(_) => continue,
+            }
+        }
+        tracing::info!("caches synced; ready");
+        ready_health.set_ready();
     });
 
     let became_leader = match &election {

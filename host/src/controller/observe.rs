@@ -4,7 +4,7 @@
 
 use crate::crd::ECSCluster;
 use ecs_plugin_sdk::k8s::{APP, LABEL_APP, LABEL_CLUSTER, LABEL_MANAGED_BY, MANAGED_BY};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -57,18 +57,35 @@ pub type Watch<K> = std::pin::Pin<Box<dyn Stream<Item = Result<K, watcher::Error
 
 /// A label-selected watch feeding a cache; the returned stream must be polled (the controller does).
 /// Managed fields are dropped on arrival: nothing reads them, and they are most of an object's size.
-fn reflect<K>(api: Api<K>, selector: &str) -> (Store<K>, Watch<K>)
+/// Deleted objects are passed on too (a deleted child must be recreated), except for the
+/// controller's own `ECSCluster` stream (`deletions: false`).
+pub fn reflect<K>(api: Api<K>, selector: Option<&str>, deletions: bool) -> (Store<K>, Watch<K>)
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone,
 {
     let (reader, writer) = reflector::store();
-    let config = watcher::Config::default().labels(selector).any_semantic();
-    let stream = watcher(api, config)
-        .default_backoff()
-        .modify(|o: &mut K| o.managed_fields_mut().clear())
-        .reflect(writer)
-        .touched_objects();
+    let mut config = watcher::Config::default().any_semantic();
+    if let Some(selector) = selector {
+        config = config.labels(selector);
+    }
+    let kind = K::kind(&Default::default()).to_string();
+    let events =
+        watcher(api, config).default_backoff().modify(|o: &mut K| o.managed_fields_mut().clear()).reflect(writer);
+    let objects = if deletions { events.touched_objects().boxed() } else { events.applied_objects().boxed() };
+    let stream = objects
+        // This watch retries with its own backoff; an error passed on would also pause every other
+        // trigger of the controller (its backoff is shared), e.g. while RBAC rules propagate.
+        .filter_map(move |event| {
+            let event = match event {
+                Ok(object) => Some(Ok(object)),
+                Err(e) => {
+                    tracing::warn!(kind = %kind, error = %e, "watch failed; retrying");
+                    None
+                }
+            };
+            std::future::ready(event)
+        });
     (reader, Box::pin(stream))
 }
 
@@ -100,15 +117,15 @@ pub struct Watches {
 impl Stores {
     pub fn start(client: &Client, scope: &Scope) -> (Stores, Watches) {
         let managed = managed_selector();
-        let (stateful_sets, w_sts) = reflect(scope.api(client), &managed);
-        let (deployments, w_deploy) = reflect(scope.api(client), &managed);
-        let (services, w_svc) = reflect(scope.api(client), &managed);
-        let (config_maps, w_cm) = reflect(scope.api(client), &managed);
-        let (pdbs, w_pdb) = reflect(scope.api(client), &managed);
-        let (claims, w_pvc) = reflect(scope.api(client), &managed);
+        let (stateful_sets, w_sts) = reflect(scope.api(client), Some(&managed), true);
+        let (deployments, w_deploy) = reflect(scope.api(client), Some(&managed), true);
+        let (services, w_svc) = reflect(scope.api(client), Some(&managed), true);
+        let (config_maps, w_cm) = reflect(scope.api(client), Some(&managed), true);
+        let (pdbs, w_pdb) = reflect(scope.api(client), Some(&managed), true);
+        let (claims, w_pvc) = reflect(scope.api(client), Some(&managed), true);
         // PersistentVolumes are cluster-scoped; only Tier-2 providers granted them create any.
-        let (volumes, w_pv) = reflect(Api::all(client.clone()), &managed);
-        let (pods, w_pods) = reflect(scope.api(client), &pod_selector());
+        let (volumes, w_pv) = reflect(Api::all(client.clone()), Some(&managed), true);
+        let (pods, w_pods) = reflect(scope.api(client), Some(&pod_selector()), true);
         let stores = Stores { stateful_sets, deployments, services, config_maps, pdbs, claims, volumes, pods };
         let watches = Watches {
             stateful_sets: w_sts,
@@ -125,14 +142,26 @@ impl Stores {
 
     /// Waits until every cache holds its first full listing.
     pub async fn ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        self.stateful_sets.wait_until_ready().await?;
-        self.deployments.wait_until_ready().await?;
-        self.services.wait_until_ready().await?;
-        self.config_maps.wait_until_ready().await?;
-        self.pdbs.wait_until_ready().await?;
-        self.claims.wait_until_ready().await?;
-        self.volumes.wait_until_ready().await?;
-        self.pods.wait_until_ready().await
+        async fn one<K>(kind: &str, store: &Store<K>) -> Result<(), reflector::store::WriterDropped>
+        where
+            K: Resource + Clone + 'static,
+            K::DynamicType: Eq + Hash + Clone,
+        {
+            store.wait_until_ready().await?;
+            tracing::debug!(kind, "cache synced");
+            Ok(())
+        }
+        futures::try_join!(
+            one("StatefulSet", &self.stateful_sets),
+            one("Deployment", &self.deployments),
+            one("Service", &self.services),
+            one("ConfigMap", &self.config_maps),
+            one("PodDisruptionBudget", &self.pdbs),
+            one("PersistentVolumeClaim", &self.claims),
+            one("PersistentVolume", &self.volumes),
+            one("Pod", &self.pods),
+        )?;
+        Ok(())
     }
 
     /// Every managed object of the cluster (not pods), as JSON, for apply and prune decisions.

@@ -29,7 +29,8 @@ pub enum ReconcileError {
 const RESYNC: Duration = Duration::from_secs(600);
 
 pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let span = tracing::info_span!("reconcile", cluster = %cr.name_any(), namespace = %cr.namespace().unwrap_or_default());
+    let span =
+        tracing::info_span!("reconcile", cluster = %cr.name_any(), namespace = %cr.namespace().unwrap_or_default());
     async move {
         let started = Instant::now();
         if !ctx.is_leader() {
@@ -149,7 +150,9 @@ async fn publish_writes(ctx: &Context, cr: &ECSCluster, writes: &Writes, rendere
     if writes.is_empty() {
         return;
     }
-    let list = |v: &[String]| if v.len() > 8 { format!("{} and {} more", v[..8].join(", "), v.len() - 8) } else { v.join(", ") };
+    let list = |v: &[String]| {
+        if v.len() > 8 { format!("{} and {} more", v[..8].join(", "), v.len() - 8) } else { v.join(", ") }
+    };
     if !writes.created.is_empty() {
         publish(ctx, cr, EventType::Normal, "Created", format!("created {}", list(&writes.created))).await;
     }
@@ -178,7 +181,8 @@ async fn publish(ctx: &Context, cr: &ECSCluster, type_: EventType, reason: &str,
         note.truncate(cut);
         note.push_str("...");
     }
-    let event = Event { type_, reason: reason.to_string(), note: Some(note), action: "Reconcile".into(), secondary: None };
+    let event =
+        Event { type_, reason: reason.to_string(), note: Some(note), action: "Reconcile".into(), secondary: None };
     match ctx.recorder.publish(&event, &cr.object_ref(&())).await {
         Ok(()) => ctx.metrics.wrote("Event", "event"),
         Err(e) => tracing::warn!(error = %e, reason, "could not publish an event"),
@@ -192,12 +196,19 @@ async fn add_finalizer(ctx: &Context, cr: &ECSCluster) -> Result<(), ApplyError>
     set_finalizers(ctx, &api, cr, finalizers).await
 }
 
-async fn set_finalizers(ctx: &Context, api: &Api<ECSCluster>, cr: &ECSCluster, finalizers: Vec<String>) -> Result<(), ApplyError> {
+async fn set_finalizers(
+    ctx: &Context,
+    api: &Api<ECSCluster>,
+    cr: &ECSCluster,
+    finalizers: Vec<String>,
+) -> Result<(), ApplyError> {
     // The resourceVersion makes this a compare-and-swap: a concurrent edit of the list is retried.
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": cr.resource_version()}});
-    api.patch(&cr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| ApplyError { verb: "update finalizers of", object: format!("ECSCluster/{}", cr.name_any()), source })?;
+    api.patch(&cr.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|source| ApplyError {
+        verb: "update finalizers of",
+        object: format!("ECSCluster/{}", cr.name_any()),
+        source,
+    })?;
     ctx.metrics.wrote("ECSCluster", "finalizer");
     Ok(())
 }

@@ -31,9 +31,7 @@ fn respond(health: &Health, metrics: &Metrics, path: &str) -> Response<Full<Byte
         "/healthz" => (StatusCode::OK, "text/plain", "ok".to_string()),
         "/readyz" if health.is_ready() => (StatusCode::OK, "text/plain", "ok".to_string()),
         "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "caches not synced".to_string()),
-        "/metrics" => {
-            (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
-        }
+        "/metrics" => (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode()),
         _ => (StatusCode::NOT_FOUND, "text/plain", "not found".to_string()),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -57,7 +55,9 @@ pub async fn serve(listener: tokio::net::TcpListener, health: Arc<Health>, metri
                 let response = respond(&health, &metrics, req.uri().path());
                 async move { Ok::<_, std::convert::Infallible>(response) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(e) =
+                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
+            {
                 tracing::debug!(error = %e, "serving a connection");
             }
         });

@@ -35,7 +35,12 @@ fn condition(type_: &str, ok: bool, reason: &str, message: String, generation: i
 }
 
 /// The new status. `now` stamps conditions whose status changed.
-pub fn compute(previous: Option<&ECSClusterStatus>, generation: i64, outcome: &Outcome<'_>, now: &str) -> ECSClusterStatus {
+pub fn compute(
+    previous: Option<&ECSClusterStatus>,
+    generation: i64,
+    outcome: &Outcome<'_>,
+    now: &str,
+) -> ECSClusterStatus {
     let mut status = previous.cloned().unwrap_or_default();
     status.observed_generation = Some(generation);
     let old_conditions = std::mem::take(&mut status.conditions);
@@ -52,12 +57,24 @@ pub fn compute(previous: Option<&ECSClusterStatus>, generation: i64, outcome: &O
             let ready = lagging.is_empty();
             conditions.push(condition(SPEC_VALID, true, "Valid", "The spec is valid".into(), generation));
             conditions.push(if ready {
-                condition(READY, true, "AllMembersReady", format!("{} members ready", status.ready_replicas), generation)
+                condition(
+                    READY,
+                    true,
+                    "AllMembersReady",
+                    format!("{} members ready", status.ready_replicas),
+                    generation,
+                )
             } else {
                 condition(READY, false, "MembersNotReady", format!("ready: {}", lagging.join(", ")), generation)
             });
             conditions.push(if ready {
-                condition(PROGRESSING, false, "Stable", "Every object is applied and every member is ready".into(), generation)
+                condition(
+                    PROGRESSING,
+                    false,
+                    "Stable",
+                    "Every object is applied and every member is ready".into(),
+                    generation,
+                )
             } else {
                 condition(PROGRESSING, true, "WaitingForMembers", format!("ready: {}", lagging.join(", ")), generation)
             });
@@ -67,7 +84,13 @@ pub fn compute(previous: Option<&ECSClusterStatus>, generation: i64, outcome: &O
             let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
             conditions.push(condition(SPEC_VALID, false, "InvalidSpec", message, generation));
             keep(&mut conditions, &old_conditions, &[READY, PROGRESSING]);
-            conditions.push(condition(DEGRADED, true, "InvalidSpec", "The spec is invalid; nothing was applied".into(), generation));
+            conditions.push(condition(
+                DEGRADED,
+                true,
+                "InvalidSpec",
+                "The spec is invalid; nothing was applied".into(),
+                generation,
+            ));
         }
         Outcome::PluginFault(message) | Outcome::ApplyFailed(message) => {
             let reason = if matches!(outcome, Outcome::PluginFault(_)) { "PluginFault" } else { "ApplyFailed" };
@@ -134,7 +157,9 @@ pub fn transitions<'a>(old: Option<&'a ECSClusterStatus>, new: &'a ECSClusterSta
         .iter()
         .filter(|c| {
             let before = old.and_then(|o| o.conditions.iter().find(|p| p.type_ == c.type_));
-            before.is_none_or(|p| p.status != c.status || p.message != c.message && c.type_ != READY && c.type_ != PROGRESSING)
+            before.is_none_or(|p| {
+                p.status != c.status || p.message != c.message && c.type_ != READY && c.type_ != PROGRESSING
+            })
         })
         .collect()
 }
