@@ -108,26 +108,12 @@ impl Namespace {
         let dir = std::env::temp_dir().join(format!("ecs-it-{name}"));
         std::fs::create_dir_all(&dir).unwrap();
         // A kubeconfig that impersonates the service account: the operator gets only its RBAC rights.
-        let sa_config = dir.join("kubeconfig.yaml");
-        std::fs::copy(kubeconfig(), &sa_config).unwrap();
-        let user =
-            run_kubectl(&sa_config, &["config", "view", "-o", "jsonpath={.contexts[0].context.user}"], None).unwrap();
-        let as_user = format!("--as=system:serviceaccount:{name}:ecs-operator");
-        let group = format!("--as-group=system:serviceaccounts:{name}");
-        run_kubectl(
-            &sa_config,
-            &[
-                "config",
-                "set-credentials",
-                &user,
-                &as_user,
-                "--as-group=system:serviceaccounts",
-                &group,
-                "--as-group=system:authenticated",
-            ],
-            None,
-        )
-        .unwrap();
+        let groups = format!("[system:serviceaccounts, \"system:serviceaccounts:{name}\", system:authenticated]");
+        let impersonation =
+            format!("  user:\n    as: system:serviceaccount:{name}:ecs-operator\n    as-groups: {groups}\n");
+        let admin = std::fs::read_to_string(kubeconfig()).unwrap();
+        assert_eq!(admin.matches("\n  user:\n").count(), 1, "expected a kubeconfig with one user");
+        std::fs::write(dir.join("kubeconfig.yaml"), admin.replace("  user:\n", &impersonation)).unwrap();
         Namespace { name: name.to_string(), dir }
     }
 
@@ -302,7 +288,8 @@ fn writes_by(user: &str, since: &str) -> Vec<String> {
                 && e["requestReceivedTimestamp"].as_str().is_some_and(|t| t > since)
         })
         .map(|e| {
-            format!("{} {}/{}", e["verb"], e["objectRef"]["resource"], e["objectRef"]["name"].as_str().unwrap_or(""))
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            format!("{} {}/{}", s(&e["verb"]), s(&e["objectRef"]["resource"]), s(&e["objectRef"]["name"]))
         })
         .collect()
 }
@@ -554,12 +541,17 @@ fn a_faulty_plugin_for_one_cluster_leaves_the_others_reconciling() {
 #[ignore = "needs a local control plane: make integration"]
 fn a_restarted_operator_sends_no_write_requests() {
     let ns = Namespace::new("it-restart");
+    let started = now_rfc3339();
     let first = Operator::start(&ns, "a", &[]);
     ns.apply(&tier2_claim("ecs"));
     ns.apply(&seed_example("ecs"));
     ns.wait_ready("ecs");
     // Let the pods' last status changes settle, then restart.
     std::thread::sleep(Duration::from_secs(2));
+    // The audit log attributes the first operator's writes to its service account (the count below
+    // would otherwise prove nothing).
+    let created = writes_by(&ns.user(), &started);
+    assert!(created.iter().any(|w| w.contains("statefulsets/ecs-bookie")), "{created:?}");
     let shutdown = first.stop();
     assert!(shutdown < Duration::from_secs(10), "graceful shutdown took {shutdown:?}");
     let since = now_rfc3339();
@@ -623,4 +615,24 @@ fn a_live_cluster_records_into_a_case_that_replays_offline() {
     assert!(status.contains("ready_replicas: 3"), "the recorded pods make the replayed status ready:\n{status}");
     let replay = Command::new(env!("CARGO_BIN_EXE_ecs-operator")).arg("test").arg(&out).output().unwrap();
     assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stdout));
+}
+
+#[test]
+#[ignore = "needs a local control plane: make integration"]
+fn filestore_volumes_are_created_and_removed_with_their_cluster() {
+    let ns = Namespace::new("it-filestore");
+    let _op = Operator::start(&ns, "a", &[]);
+    ns.apply(&without_namespace(&read("tests/cases/tier2-filestore/cluster.yaml")));
+    ns.wait_ready("gcp");
+    let pv_name = format!("gcp-{}-tier2", ns.name);
+    let pv: Value = serde_json::from_str(&kubectl(&["get", "pv", &pv_name, "-o", "json"])).unwrap();
+    assert_eq!(pv["spec"]["nfs"]["server"], "10.123.189.202");
+    assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    let cr = ns.get("ecscluster", "gcp").unwrap();
+    assert!(cr["metadata"]["finalizers"].to_string().contains("ecs.ecs.io/persistent-volumes"), "{cr}");
+    // A PersistentVolume cannot be owned by a namespaced object: the finalizer removes it.
+    kubectl(&["-n", &ns.name, "delete", "ecscluster", "gcp", "--wait=true", "--timeout=60s"]);
+    wait_for("the PersistentVolume to be deleted", T, || {
+        run_kubectl(&kubeconfig(), &["get", "pv", &pv_name], None).is_err().then_some(())
+    });
 }

@@ -21,13 +21,11 @@ fail() { log "FAILED: $*"; [ -f "$STATE/operator.log" ] && { log "last operator 
 
 kubectl() { "$BIN_DIR/kubectl" "$@"; }
 
-# A kubeconfig that impersonates the operator's service account.
+# A kubeconfig that impersonates the operator's service account (`as:` of the kubeconfig's user).
 service_account_kubeconfig() {
-  local src="$1" dst="$2" user
-  cp "$src" "$dst"
-  user="$(kubectl --kubeconfig "$dst" config view -o jsonpath='{.contexts[0].context.user}')"
-  kubectl --kubeconfig "$dst" config set-credentials "$user" --as=system:serviceaccount:default:ecs-operator \
-    --as-group=system:serviceaccounts --as-group=system:serviceaccounts:default --as-group=system:authenticated >/dev/null
+  local src="$1" dst="$2" ns="$3"
+  sed "s|^  user:\$|  user:\n    as: system:serviceaccount:$ns:ecs-operator\n    as-groups: [system:serviceaccounts, \"system:serviceaccounts:$ns\", system:authenticated]|" "$src" > "$dst"
+  grep -q "^    as: " "$dst" || fail "could not add impersonation to $src"
 }
 
 stop_operator() {
@@ -52,7 +50,7 @@ up() {
     -f "$ROOT/deploy/role.yaml" -f "$ROOT/deploy/role_binding.yaml" >/dev/null
   kubectl wait --for=condition=Established crd/ecsclusters.ecs.ecs.io --timeout=30s >/dev/null
   stop_operator
-  service_account_kubeconfig "$KUBECONFIG" "$STATE/operator-kubeconfig.yaml"
+  service_account_kubeconfig "$KUBECONFIG" "$STATE/operator-kubeconfig.yaml" default
   log "starting the operator locally (log: $STATE/operator.log)"
   RUST_LOG="${RUST_LOG:-info}" "$OPERATOR" run --kubeconfig "$STATE/operator-kubeconfig.yaml" \
     --watch-namespace default --listen 127.0.0.1:"${DEMO_PORT:-8080}" >"$STATE/operator.log" 2>&1 &
