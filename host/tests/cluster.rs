@@ -125,6 +125,12 @@ impl Namespace {
         kubectl_in(manifest, &["-n", &self.name, "apply", "-f", "-"]).unwrap();
     }
 
+    /// The seed's example named `name`, with its Tier-2 claim.
+    fn create_seed_cluster(&self, name: &str) {
+        self.apply(&tier2_claim(name));
+        self.apply(&seed_example(name));
+    }
+
     fn get(&self, kind: &str, name: &str) -> Option<Value> {
         let out = run_kubectl(&kubeconfig(), &["-n", &self.name, "get", kind, name, "-o", "json"], None).ok()?;
         serde_json::from_str(&out).ok()
@@ -334,8 +340,7 @@ fn rendered(ns: &str, manifest: &str) -> Vec<(String, String)> {
 fn create_applies_exactly_the_rendered_objects_and_reports_ready() {
     let ns = Namespace::new("it-create");
     let op = Operator::start(&ns, "a", &[]);
-    ns.apply(&tier2_claim("ecs"));
-    ns.apply(&seed_example("ecs"));
+    ns.create_seed_cluster("ecs");
     let cr = ns.wait_ready("ecs");
     let mut expected = rendered(&ns.name, &seed_example("ecs"));
     // The Tier-2 claim is the user's (pvc.yaml), not the operator's.
@@ -369,8 +374,7 @@ fn create_applies_exactly_the_rendered_objects_and_reports_ready() {
 fn every_kind_of_spec_edit_is_applied_and_drift_is_reverted() {
     let ns = Namespace::new("it-edit");
     let _op = Operator::start(&ns, "a", &[]);
-    ns.apply(&tier2_claim("ecs"));
-    ns.apply(&seed_example("ecs"));
+    ns.create_seed_cluster("ecs");
     ns.wait_ready("ecs");
     let hash = |ns: &Namespace| {
         ns.get("statefulset", "ecs-ecs-node").unwrap()["spec"]["template"]["metadata"]["annotations"]["ecs.ecs.io/config-hash"].clone()
@@ -444,8 +448,7 @@ fn every_kind_of_spec_edit_is_applied_and_drift_is_reverted() {
 fn deleting_the_cluster_garbage_collects_its_objects() {
     let ns = Namespace::new("it-delete");
     let _op = Operator::start(&ns, "a", &[]);
-    ns.apply(&tier2_claim("ecs"));
-    ns.apply(&seed_example("ecs"));
+    ns.create_seed_cluster("ecs");
     ns.wait_ready("ecs");
     assert!(!ns.managed("ecs").is_empty());
     kubectl(&["-n", &ns.name, "delete", "ecscluster", "ecs", "--wait=true", "--timeout=60s"]);
@@ -507,11 +510,9 @@ fn a_faulty_plugin_for_one_cluster_leaves_the_others_reconciling() {
     std::fs::copy(&hostile, plugins.join("hostile.wasm")).expect("make plugins builds the hostile plugin");
     let op = Operator::start(&ns, "a", &["--plugin-dir", plugins.to_str().unwrap(), "--plugin-timeout-ms", "200"]);
     for name in ["panic", "loop"] {
-        ns.apply(&tier2_claim(name));
-        ns.apply(&seed_example(name));
+        ns.create_seed_cluster(name);
     }
-    ns.apply(&tier2_claim("ecs"));
-    ns.apply(&seed_example("ecs"));
+    ns.create_seed_cluster("ecs");
     // The hostile bookkeeper reports no ready bookies, so "ecs" never turns Ready; it is applied.
     wait_for("the healthy cluster applied", T, || {
         let ok = ns.condition("ecs", "Degraded")?["status"] == "False"
@@ -543,8 +544,7 @@ fn a_restarted_operator_sends_no_write_requests() {
     let ns = Namespace::new("it-restart");
     let started = now_rfc3339();
     let first = Operator::start(&ns, "a", &[]);
-    ns.apply(&tier2_claim("ecs"));
-    ns.apply(&seed_example("ecs"));
+    ns.create_seed_cluster("ecs");
     ns.wait_ready("ecs");
     // Let the pods' last status changes settle, then restart.
     std::thread::sleep(Duration::from_secs(2));
@@ -573,8 +573,7 @@ fn two_operators_elect_one_leader_and_hand_over_on_shutdown() {
     let a = Operator::start(&ns, "a", &[]);
     wait_for("a to lead", T, || a.is_leader().then_some(()));
     let b = Operator::start(&ns, "b", &[]);
-    ns.apply(&tier2_claim("ecs"));
-    ns.apply(&seed_example("ecs"));
+    ns.create_seed_cluster("ecs");
     ns.wait_ready("ecs");
     assert!(!b.is_leader());
     assert_eq!(b.metric("ecs_operator_api_writes_total"), 0.0, "the standby wrote:\n{}", b.metrics());
@@ -596,8 +595,7 @@ fn two_operators_elect_one_leader_and_hand_over_on_shutdown() {
 fn a_live_cluster_records_into_a_case_that_replays_offline() {
     let ns = Namespace::new("it-record");
     let _op = Operator::start(&ns, "a", &[]);
-    ns.apply(&tier2_claim("ecs"));
-    ns.apply(&seed_example("ecs"));
+    ns.create_seed_cluster("ecs");
     ns.wait_ready("ecs");
     let out = ns.dir.join("case");
     let _ = std::fs::remove_dir_all(&out);

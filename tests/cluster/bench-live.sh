@@ -7,11 +7,8 @@
 #   - memory: the operator's resident set (VmRSS) and peak (VmHWM) after that.
 # Usage: bench-live.sh OPERATOR_BINARY
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 OPERATOR="$(realpath "${1:?usage: bench-live.sh OPERATOR_BINARY}")"
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CLUSTER="$ROOT/tests/cluster/local-cluster.sh"
-K8S_VERSION="${K8S_VERSION:-v1.37.2}"
-BIN_DIR="${ECS_K8S_CACHE:-${TOOLS_CACHE:-$HOME/.cache/ecs-operator}/k8s-$K8S_VERSION}/bin"
 RUNS="${RUNS:-10}"
 IDLE="${IDLE:-60}"
 NS=bench-live
@@ -21,7 +18,6 @@ log() { echo "[bench-live] $*" >&2; }
 "$CLUSTER" status || "$CLUSTER" up
 export KUBECONFIG="$("$CLUSTER" kubeconfig)"
 AUDIT="$(dirname "$KUBECONFIG")/logs/audit.log"
-kubectl() { "$BIN_DIR/kubectl" "$@"; }
 
 kubectl apply --server-side --force-conflicts -f "$ROOT/deploy/crd.yaml" >/dev/null
 kubectl wait --for=condition=Established crd/ecsclusters.ecs.ecs.io --timeout=60s >/dev/null

@@ -7,19 +7,15 @@
 #   demo.sh up     start everything (idempotent)
 #   demo.sh down   stop the operator and the control plane
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CLUSTER="$ROOT/tests/cluster/local-cluster.sh"
-K8S_VERSION="${K8S_VERSION:-v1.37.2}"
-BIN_DIR="${ECS_K8S_CACHE:-${TOOLS_CACHE:-$HOME/.cache/ecs-operator}/k8s-$K8S_VERSION}/bin"
 OPERATOR="${OPERATOR:-$ROOT/target/debug/ecs-operator}"
-STATE="${DEMO_STATE:-${TOOLS_CACHE:-$HOME/.cache/ecs-operator}/demo}"
+STATE="${DEMO_STATE:-$TOOLS_CACHE/demo}"
 TIMEOUT="${DEMO_TIMEOUT:-180}"
 
 log() { echo "[demo] $*" >&2; }
 fail() { log "FAILED: $*"; [ -f "$STATE/operator.log" ] && { log "last operator log lines:"; tail -20 "$STATE/operator.log" >&2; }; exit 1; }
 
-kubectl() { "$BIN_DIR/kubectl" "$@"; }
 
 # A kubeconfig that impersonates the operator's service account (`as:` of the kubeconfig's user).
 service_account_kubeconfig() {

@@ -3,10 +3,7 @@
 # plane if it is not running, and then stops it again afterwards; a running one (e.g. `make demo`)
 # is used as it is and left running.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CLUSTER="$ROOT/tests/cluster/local-cluster.sh"
-K8S_VERSION="${K8S_VERSION:-v1.37.2}"
-BIN_DIR="${ECS_K8S_CACHE:-${TOOLS_CACHE:-$HOME/.cache/ecs-operator}/k8s-$K8S_VERSION}/bin"
+source "$(dirname "$0")/common.sh"
 
 if ! "$CLUSTER" status; then
   "$CLUSTER" up

@@ -129,7 +129,9 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
             status::READY if c.status == "True" => (EventType::Normal, true),
             status::SPEC_VALID if c.status == "False" => (EventType::Warning, true),
             // An invalid spec already has its SpecValid event.
-            status::DEGRADED if c.status == "True" && c.reason.as_deref() != Some("InvalidSpec") => (EventType::Warning, true),
+            status::DEGRADED if c.status == "True" && c.reason.as_deref() != Some("InvalidSpec") => {
+                (EventType::Warning, true)
+            }
             _ => (EventType::Normal, false),
         };
         if wanted {
