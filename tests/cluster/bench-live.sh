@@ -16,6 +16,7 @@ WORK="$(mktemp -d)"
 log() { echo "[bench-live] $*" >&2; }
 
 "$CLUSTER" status || "$CLUSTER" up
+STARTED="$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)"
 export KUBECONFIG="$("$CLUSTER" kubeconfig)"
 AUDIT="$(dirname "$KUBECONFIG")/logs/audit.log"
 
@@ -51,12 +52,13 @@ log "all Ready; idling ${IDLE}s"
 sleep "$IDLE"
 idle_to="$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)"
 rss="$(awk '/VmRSS/{print $2}' /proc/$PID/status)"
+anon="$(awk '/RssAnon/{print $2}' /proc/$PID/status)"
 hwm="$(awk '/VmHWM/{print $2}' /proc/$PID/status)"
 
-python3 - "$AUDIT" "$USER_NAME" "$NS" "$RUNS" "$idle_from" "$idle_to" "$IDLE" "$rss" "$hwm" <<'PY'
+python3 - "$AUDIT" "$USER_NAME" "$NS" "$RUNS" "$idle_from" "$idle_to" "$IDLE" "$rss" "$hwm" "$STARTED" "$anon" <<'PY'
 import json, sys, statistics
 from datetime import datetime
-audit, user, ns, runs, idle_from, idle_to, idle, rss, hwm = sys.argv[1:]
+audit, user, ns, runs, idle_from, idle_to, idle, rss, hwm, started, anon = sys.argv[1:]
 runs, idle = int(runs), int(idle)
 ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
 events = []
@@ -65,7 +67,8 @@ for line in open(audit):
         e = json.loads(line)
     except ValueError:
         continue
-    if e.get("stage") != "ResponseComplete" or (e.get("objectRef") or {}).get("namespace") not in (ns, None):
+    if e.get("stage") != "ResponseComplete" or e["requestReceivedTimestamp"] < started \
+            or (e.get("objectRef") or {}).get("namespace") not in (ns, None):
         continue
     events.append(e)
 who = lambda e: (e.get("impersonatedUser") or e.get("user") or {}).get("username")
@@ -93,6 +96,7 @@ print(f"idle writes over {idle} s with {runs} Ready clusters: {len(other)} objec
       f"({len(other) * 60 / idle:.1f}/min), {len(lease)} leader-Lease renewals ({len(lease) * 60 / idle:.1f}/min)")
 for e in other[:10]:
     print(f"  {e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('name')}")
-print(f"operator memory: VmRSS {int(rss) / 1024:.1f} MiB, peak VmHWM {int(hwm) / 1024:.1f} MiB")
+print(f"operator memory: VmRSS {int(rss) / 1024:.1f} MiB (of which anonymous {int(anon) / 1024:.1f} MiB; the rest "
+      f"is the binary's and the compiled plugins' mapped pages), peak VmHWM {int(hwm) / 1024:.1f} MiB")
 PY
 curl -fsS "127.0.0.1:$port/metrics" | grep -E '^ecs_operator_(reconciles_total|api_writes_total)' || true
