@@ -58,6 +58,26 @@ cluster-up:
 cluster-down:
 	$(LOCAL_CLUSTER) down
 
+lint: plugins
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The plugins' wasm-only code paths (a few lines in the SDK); slow on a cold cache, so not in `test`.
+lint-wasm: wasm-target
+	$(CARGO) clippy --target $(WASM_TARGET) $(PLUGIN_FLAGS) -- -D warnings
+
+unit: build
+	$(CARGO) test --workspace
+
+cases: build
+	$(BIN) test tests/cases
+	$(BIN) test plugins/examples/tier2-nfs-inline/cases --plugin-dir $(EXAMPLE_PLUGIN_DIR)
+
+schema-check: cases
+	scripts/validate-schemas.sh $(KUBE_VERSION) tests/cases/*/expected.yaml plugins/examples/*/cases/*/expected.yaml
+
+test: lint unit cases schema-check integration
+
 # The operator against the local control plane (started and stopped if it was not running).
 integration: build
 	tests/cluster/integration.sh
@@ -66,7 +86,7 @@ bench: plugins
 	$(CARGO) bench -p ecs-operator --bench plugins
 	scripts/report-sizes.sh
 
-bench-live: plugins cluster-up
+bench-live: plugins
 	$(CARGO) build --release -p ecs-operator
 	tests/cluster/bench-live.sh target/release/ecs-operator
 
