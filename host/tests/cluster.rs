@@ -634,3 +634,42 @@ fn filestore_volumes_are_created_and_removed_with_their_cluster() {
         run_kubectl(&kubeconfig(), &["get", "pv", &pv_name], None).is_err().then_some(())
     });
 }
+
+#[test]
+#[ignore = "needs a local control plane: make integration"]
+fn the_deploy_directory_installs_into_a_custom_namespace() {
+    // The README's steps: create the namespace, point role_binding.yaml at it, apply deploy/.
+    ensure_crd();
+    let ns = "it-ecs-io";
+    let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", ns, "--wait=true", "--timeout=60s"], None);
+    kubectl(&["create", "namespace", ns]);
+    let dir = std::env::temp_dir().join("ecs-it-deploy");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(Path::new(ROOT).join("deploy")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text =
+                std::fs::read_to_string(&path).unwrap().replace("namespace: default", &format!("namespace: {ns}"));
+            std::fs::write(dir.join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    kubectl(&["-n", ns, "apply", "--server-side", "--force-conflicts", "-f", dir.to_str().unwrap()]);
+    let binding: Value =
+        serde_json::from_str(&kubectl(&["-n", ns, "get", "rolebinding", "ecs-operator", "-o", "json"])).unwrap();
+    assert_eq!(binding["subjects"][0]["namespace"], ns);
+    // kwok runs the pod without its image: what is checked is that the Deployment is accepted as
+    // written (probes, security context, downward-API env) and gets a Running pod.
+    let phase = wait_for("the operator pod", T, || {
+        let out =
+            kubectl(&["-n", ns, "get", "pods", "-l", "name=ecs-operator", "-o", "jsonpath={.items[0].status.phase}"]);
+        (out == "Running").then_some(out)
+    });
+    assert_eq!(phase, "Running");
+    let deploy: Value =
+        serde_json::from_str(&kubectl(&["-n", ns, "get", "deployment", "ecs-operator", "-o", "json"])).unwrap();
+    let container = &deploy["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(deploy["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"], true);
+    let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", ns, "--wait=false"], None);
+}
