@@ -80,23 +80,34 @@ pub async fn sync(
     let mut writes = Writes::default();
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut wanted = std::collections::BTreeSet::new();
+    // (object, whether it exists) for each object that differs from its live counterpart.
+    let mut stale = Vec::new();
     for object in desired {
         let object = diff::with_applied_hash(object);
         let k = key(&object);
         wanted.insert(k.clone());
         let current = live.iter().find(|l| key(l) == k);
-        if current.is_some_and(|c| up_to_date(&object, c)) {
-            continue;
+        if !current.is_some_and(|c| up_to_date(&object, c)) {
+            stale.push((object, current.is_some()));
         }
-        let name = k.2.clone();
-        tracing::debug!(object = %describe(&object), exists = current.is_some(), "applying");
-        api_for(client, &object).patch(&name, &params, &Patch::Apply(&object)).await.map_err(|source| ApplyError {
-            verb: "apply",
-            object: describe(&object),
-            source,
-        })?;
-        metrics.wrote(&k.0, "apply");
-        if current.is_some() { &mut writes.updated } else { &mut writes.created }.push(describe(&object));
+    }
+    // Two waves of concurrent applies: what workloads refer to (volumes, claims, ConfigMaps,
+    // Services, PDBs), then the workloads, so that their pods start with everything in place.
+    let (workloads, base): (Vec<_>, Vec<_>) =
+        stale.into_iter().partition(|(o, _)| matches!(o["kind"].as_str(), Some("StatefulSet" | "Deployment")));
+    for wave in [base, workloads] {
+        let applies = wave.iter().map(|(object, _)| {
+            tracing::debug!(object = %describe(object), "applying");
+            let api = api_for(client, object);
+            let (name, params) = (key(object).2, &params);
+            async move { api.patch(&name, params, &Patch::Apply(object)).await }
+        });
+        let results = futures::future::join_all(applies).await;
+        for ((object, exists), result) in wave.iter().zip(results) {
+            result.map_err(|source| ApplyError { verb: "apply", object: describe(object), source })?;
+            metrics.wrote(&key(object).0, "apply");
+            if *exists { &mut writes.updated } else { &mut writes.created }.push(describe(object));
+        }
     }
     for object in live {
         let k = key(object);
