@@ -7,8 +7,8 @@ use crate::crd::ECSCluster;
 use crate::testcases::{CLUSTER_FILE, OBSERVED_FILE};
 use anyhow::Context as _;
 use ecs_plugin_sdk::k8s::LABEL_CLUSTER;
+use kube::Api;
 use kube::api::ListParams;
-use kube::{Api, Client};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -54,14 +54,7 @@ pub async fn record(
     namespace: Option<&str>,
     out: &Path,
 ) -> anyhow::Result<String> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)?;
-            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    let client = Client::try_from(config)?;
+    let client = crate::controller::client(kubeconfig).await?;
     let namespace = namespace.map(str::to_string).unwrap_or_else(|| client.default_namespace().to_string());
     let cr = Api::<ECSCluster>::namespaced(client.clone(), &namespace)
         .get(name)

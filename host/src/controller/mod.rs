@@ -77,7 +77,8 @@ impl Context {
     }
 }
 
-async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<Client> {
+/// A client from `kubeconfig`, else in-cluster, `$KUBECONFIG` or `~/.kube/config`.
+pub async fn client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<Client> {
     let config = match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)
@@ -121,7 +122,7 @@ pub async fn run(
     tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
     tokio::spawn(server::serve(listener, health.clone(), metrics.clone()));
 
-    let client = client(options.kubeconfig.as_ref()).await?;
+    let client = client(options.kubeconfig.as_deref()).await?;
     let own_namespace = client.default_namespace().to_string();
     let scope = match options.watch_namespace.as_deref() {
         Some("") => Scope::All,
