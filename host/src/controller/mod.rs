@@ -61,7 +61,6 @@ pub struct Context {
 
 impl Context {
     pub fn is_leader(&self) -> bool {
-        self.metrics.clusters.set(self.clusters.state().len() as i64);
         self.leader.load(Ordering::Acquire)
     }
 

@@ -33,6 +33,7 @@ pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action,
         tracing::info_span!("reconcile", cluster = %cr.name_any(), namespace = %cr.namespace().unwrap_or_default());
     async move {
         let started = Instant::now();
+        ctx.metrics.clusters.set(ctx.clusters.state().len() as i64);
         if !ctx.is_leader() {
             ctx.metrics.reconciled("standby", started.elapsed());
             return Ok(Action::await_change());
