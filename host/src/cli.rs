@@ -355,10 +355,7 @@ pub fn operator(args: &RunArgs) -> Result<(), Failure> {
     };
     let plugin_args = args.plugins.clone();
     let load = move |metrics: std::sync::Arc<controller::metrics::Metrics>| {
-        let observer: CallObserver = Box::new(move |plugin, _op, took| {
-            let labels = controller::metrics::PluginLabels { plugin: plugin.to_string() };
-            metrics.plugin_call_seconds.get_or_create(&labels).observe(took.as_secs_f64());
-        });
+        let observer: CallObserver = Box::new(move |plugin, _op, took| metrics.plugin_called(plugin, took));
         plugin_args.load_observed(Some(observer)).map_err(|f| anyhow::anyhow!(f.message))
     };
     tokio_runtime()?.block_on(controller::run(options, load)).map_err(|e| Failure::new(exit::FAILURE, format!("{e:#}")))

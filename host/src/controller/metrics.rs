@@ -10,7 +10,7 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
-    /// `applied`, `unchanged`, `invalid`, `plugin_fault`, `api_error`, `standby`, `deleted`.
+    /// `applied`, `unchanged`, `invalid`, `plugin_fault`, `api_error`, `standby`, `caches_syncing`, `deleted`.
     pub result: String,
 }
 
@@ -89,6 +89,11 @@ impl Metrics {
 
     pub fn wrote(&self, kind: &str, verb: &str) {
         self.writes.get_or_create(&WriteLabels { kind: kind.to_string(), verb: verb.to_string() }).inc();
+    }
+
+    pub fn plugin_called(&self, plugin: &str, took: Duration) {
+        let labels = PluginLabels { plugin: plugin.to_string() };
+        self.plugin_call_seconds.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
     pub fn plugin_fault(&self, plugin: &str, fault: &str) {

@@ -55,6 +55,9 @@ pub struct Context {
     pub clusters: Store<ECSCluster>,
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
+    /// Ready once every cache holds its first listing; until then a reconcile would see objects
+    /// as missing and re-apply them.
+    pub health: Arc<server::Health>,
     leader: Arc<AtomicBool>,
     failures: Mutex<HashMap<ObjectRef<ECSCluster>, u32>>,
 }
@@ -158,6 +161,7 @@ pub async fn run(
         clusters: clusters.clone(),
         metrics: metrics.clone(),
         recorder: Recorder::new(client.clone(), reporter),
+        health: health.clone(),
         leader: leader_flag,
         failures: Mutex::default(),
     });

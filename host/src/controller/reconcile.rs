@@ -9,7 +9,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -37,6 +37,10 @@ pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action,
         if !ctx.is_leader() {
             ctx.metrics.reconciled("standby", started.elapsed());
             return Ok(Action::await_change());
+        }
+        if !ctx.health.is_ready() {
+            ctx.metrics.reconciled("caches_syncing", started.elapsed());
+            return Ok(Action::requeue(Duration::from_millis(100)));
         }
         let result = if cr.meta().deletion_timestamp.is_some() {
             finalize(&cr, &ctx).await.map(|()| ("deleted", Action::await_change()))
@@ -67,14 +71,19 @@ pub fn error_policy(cr: Arc<ECSCluster>, error: &ReconcileError, ctx: Arc<Contex
     Action::requeue(delay)
 }
 
-async fn render(ctx: &Context, cr: &ECSCluster) -> Result<Result<Rendered, RenderError>, ReconcileError> {
+/// Renders the cluster from `observed` (its managed objects and pods, read once from the caches)
+/// and hands `observed` back for the apply decisions.
+async fn render(
+    ctx: &Context,
+    cr: &ECSCluster,
+    observed: Vec<Value>,
+) -> Result<(Result<Rendered, RenderError>, Vec<Value>), ReconcileError> {
     let cluster = load::plugin_cluster(cr);
-    let observed = ctx.stores.observed(&cluster.namespace, &cluster.name);
     let plugins = ctx.plugins.clone();
     // Plugin calls are synchronous wasm execution (bounded by their deadline): off the async workers.
     tokio::task::spawn_blocking(move || {
         let versions = pipeline::target_versions(&cluster);
-        pipeline::render(&plugins, &cluster, &observed, &versions)
+        (pipeline::render(&plugins, &cluster, &observed, &versions), observed)
     })
     .await
     .map_err(|e| ReconcileError::Join(e.to_string()))
@@ -84,12 +93,13 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
     let namespace = cr.namespace().unwrap_or_default();
     let name = cr.name_any();
     let generation = cr.meta().generation.unwrap_or(0);
-    let rendered = render(ctx, cr).await?;
+    let (rendered, observed) = render(ctx, cr, ctx.stores.observed(&namespace, &name)).await?;
     let mut failure = None;
     let mut writes = Writes::default();
     let outcome = match &rendered {
         Ok(rendered) => {
-            let live = ctx.stores.managed(&namespace, &name);
+            // Pods are observed, never applied or pruned.
+            let live: Vec<Value> = observed.into_iter().filter(|o| o["kind"] != "Pod").collect();
             let needs_finalizer = rendered.objects.iter().any(|o| o["kind"] == "PersistentVolume");
             let result = async {
                 if needs_finalizer && !cr.finalizers().iter().any(|f| f == FINALIZER) {
