@@ -10,7 +10,7 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 PLUGIN_PACKAGES := ecs-plugin-bookkeeper ecs-plugin-controller ecs-plugin-node ecs-plugin-tier2-nfs \
 	ecs-plugin-tier2-filestore ecs-plugin-tier2-hdfs ecs-plugin-tier2-ecs ecs-plugin-hostile \
-	ecs-plugin-tier2-nfs-inline
+	ecs-plugin-hostile-tier2 ecs-plugin-tier2-nfs-inline
 PLUGIN_FLAGS := $(addprefix -p ,$(PLUGIN_PACKAGES))
 BIN := target/debug/ecs-operator
 WASM_OUT := target/$(WASM_TARGET)/plugin
@@ -71,7 +71,7 @@ unit: build
 
 cases: build
 	$(BIN) test tests/cases
-	$(BIN) test plugins/examples/tier2-nfs-inline/cases --plugin-dir $(EXAMPLE_PLUGIN_DIR)
+	$(BIN) test plugins/examples/tier2-nfs-inline/cases --plugin-dir $(EXAMPLE_PLUGIN_DIR) --grant tier2-nfs-inline=volumes:nfs
 
 schema-check: cases
 	scripts/validate-schemas.sh $(KUBE_VERSION) tests/cases/*/expected.yaml plugins/examples/*/cases/*/expected.yaml

@@ -12,10 +12,12 @@
 pub mod cli;
 pub mod controller;
 pub mod crd;
+pub mod kinds;
 pub mod output;
 pub mod pipeline;
 pub mod plugins;
 pub mod policy;
+pub mod quantity;
 pub mod record;
 pub mod runtime;
 pub mod telemetry;

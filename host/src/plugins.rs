@@ -1,6 +1,8 @@
 //! The set of loaded plugins: the built-ins embedded in the binary, then `--plugin-dir` files, which
 //! may add plugins or override built-ins by name. Also which capabilities each plugin is granted.
 
+use crate::kinds::CAP_PERSISTENT_VOLUME;
+use crate::policy::roles;
 use crate::runtime::{LoadError, Plugin, PluginSource, Runtime};
 use ecs_plugin_sdk::PluginKind;
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,9 +14,6 @@ mod embedded {
 
 /// Names of the component reconcilers, in the order they run.
 pub const RECONCILERS: [&str; 3] = ["bookkeeper", "controller", "node"];
-
-/// Capabilities granted beyond the default output policy.
-pub const CAP_PERSISTENT_VOLUME: &str = "emits:PersistentVolume";
 
 /// Capability grants: built-in plugins get what they are known to need; any other plugin only what
 /// the operator's administrator grants with `--grant PLUGIN=CAPABILITY`.
@@ -60,7 +59,7 @@ impl PluginSet {
     pub fn load(runtime: Runtime, plugin_dir: Option<&Path>, grants: Grants) -> Result<Self, LoadError> {
         let mut plugins: BTreeMap<String, Plugin> = BTreeMap::new();
         for (file, sha256, wasm) in embedded::BUILTIN_PLUGINS {
-            let plugin = runtime.load(PluginSource::Builtin(format!("{file}.wasm")), wasm, Some(sha256))?;
+            let plugin = checked(runtime.load(PluginSource::Builtin(format!("{file}.wasm")), wasm, Some(sha256))?)?;
             if let Some(previous) = plugins.insert(plugin.info.name.clone(), plugin) {
                 return Err(LoadError::Duplicate {
                     name: previous.info.name.clone(),
@@ -74,7 +73,7 @@ impl PluginSet {
             for path in wasm_files(dir)? {
                 let wasm = std::fs::read(&path)
                     .map_err(|e| LoadError::Io { path: path.display().to_string(), message: e.to_string() })?;
-                let plugin = runtime.load(PluginSource::File(path.clone()), &wasm, None)?;
+                let plugin = checked(runtime.load(PluginSource::File(path.clone()), &wasm, None)?)?;
                 let name = plugin.info.name.clone();
                 if let Some(previous) = plugins.get(&name) {
                     // A file may replace a built-in once; two files with one name are ambiguous.
@@ -117,6 +116,11 @@ impl PluginSet {
         self.plugins.values()
     }
 
+    /// Every component label in use: the reconcilers' and the loaded Tier-2 providers'.
+    pub fn components(&self) -> BTreeSet<String> {
+        self.plugins.values().map(|p| p.info.component.clone()).collect()
+    }
+
     /// Names of the loaded Tier-2 providers.
     pub fn tier2_names(&self) -> Vec<&str> {
         self.plugins
@@ -125,6 +129,25 @@ impl PluginSet {
             .map(|p| p.info.name.as_str())
             .collect()
     }
+}
+
+/// A plugin's role must fit its name: a reconciler replaces one of the three components (and keeps
+/// its component label), a Tier-2 provider takes no reconciler's component label.
+fn checked(plugin: Plugin) -> Result<Plugin, LoadError> {
+    let info = &plugin.info;
+    let reconciler = (info.kind == PluginKind::Reconciler).then_some(info.name.as_str());
+    if let Some(name) = reconciler
+        && !RECONCILERS.contains(&name)
+    {
+        return Err(LoadError::Role {
+            origin: plugin.source.to_string(),
+            message: format!("reconciler {name:?} replaces none of {}", RECONCILERS.join(", ")),
+        });
+    }
+    if let Some(message) = roles::component_problem(reconciler, &info.component) {
+        return Err(LoadError::Role { origin: plugin.source.to_string(), message });
+    }
+    Ok(plugin)
 }
 
 fn wasm_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, LoadError> {

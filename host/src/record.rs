@@ -3,7 +3,10 @@
 //! a real cluster's state.
 
 use crate::controller::apply::dynamic_api;
+use crate::controller::ownership;
+use crate::controller::reconcile::cluster_id;
 use crate::crd::ECSCluster;
+use crate::kinds;
 use crate::testcases::{CLUSTER_FILE, OBSERVED_FILE};
 use anyhow::Context as _;
 use ecs_plugin_sdk::k8s::LABEL_CLUSTER;
@@ -11,18 +14,6 @@ use kube::Api;
 use kube::api::ListParams;
 use serde_json::{Value, json};
 use std::path::Path;
-
-/// Kinds captured as observed state (what the operator watches), with their API versions.
-const KINDS: &[(&str, &str)] = &[
-    ("v1", "PersistentVolume"),
-    ("v1", "PersistentVolumeClaim"),
-    ("v1", "ConfigMap"),
-    ("v1", "Service"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("apps/v1", "StatefulSet"),
-    ("apps/v1", "Deployment"),
-    ("v1", "Pod"),
-];
 
 /// Server-populated fields that vary between captures and say nothing about the cluster.
 fn clean(mut object: Value) -> Value {
@@ -66,23 +57,32 @@ pub async fn record(
         "metadata": {"name": name, "namespace": namespace},
         "spec": cr.spec,
     });
+    // What the operator observes of the cluster: its objects (by the ownership rule), then its pods.
+    let id = cluster_id(&cr);
     let selector = ListParams::default().labels(&format!("{LABEL_CLUSTER}={name}"));
-    let mut observed = Vec::new();
-    for (api_version, kind) in KINDS {
-        let cluster_scoped = *kind == "PersistentVolume";
-        let api = dynamic_api(&client, api_version, kind, (!cluster_scoped).then_some(namespace.as_str()));
-        let list = api.list(&selector).await.with_context(|| format!("listing {kind}s"))?;
-        for item in list.items {
-            let mut value = serde_json::to_value(&item)?;
-            value["apiVersion"] = json!(api_version);
-            value["kind"] = json!(kind);
-            let claim_ns = value.pointer("/spec/claimRef/namespace").and_then(Value::as_str);
-            if cluster_scoped && claim_ns != Some(namespace.as_str()) {
-                continue;
+    let list = |api_version: &'static str, kind: &'static str, namespaced: bool| {
+        let api = dynamic_api(&client, api_version, kind, namespaced.then_some(namespace.as_str()));
+        let selector = &selector;
+        async move {
+            let list = api.list(selector).await.with_context(|| format!("listing {kind}s"))?;
+            let mut values = Vec::new();
+            for item in list.items {
+                let mut value = serde_json::to_value(&item)?;
+                value["apiVersion"] = json!(api_version);
+                value["kind"] = json!(kind);
+                values.push(value);
             }
-            observed.push(clean(value));
+            anyhow::Ok(values)
         }
+    };
+    let mut owned = Vec::new();
+    for kind in kinds::MANAGED {
+        let objects = list(kind.api_version, kind.kind, kind.namespaced).await?;
+        owned.extend(objects.into_iter().filter(|o| ownership::belongs_to(o, &id)));
     }
+    let pods = list("v1", "Pod", true).await?;
+    let pods: Vec<Value> = pods.into_iter().filter(|p| ownership::pod_belongs_to(p, &owned)).collect();
+    let observed: Vec<Value> = owned.into_iter().chain(pods).map(clean).collect();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(out.join(CLUSTER_FILE), serde_yaml::to_string(&cluster)?)?;
     std::fs::write(out.join(OBSERVED_FILE), yaml_documents(&observed)?)?;

@@ -8,6 +8,9 @@
 //! the operator binary as that service account, so the RBAC rules are exercised too. Writes are
 //! counted from the API server's audit log, not from the operator's own metrics.
 
+mod common;
+
+use common::{kubeconfig, kubectl, kubectl_in, run_kubectl, wait_for};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,62 +19,11 @@ use std::time::{Duration, Instant};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; run `make integration`"))
-}
-
-fn kubeconfig() -> PathBuf {
-    PathBuf::from(var("ECS_TEST_KUBECONFIG"))
-}
-
-fn kubectl_bin() -> PathBuf {
-    PathBuf::from(var("ECS_TEST_KUBECTL"))
-}
-
 /// The API server's audit log (kwokctl writes it next to the kubeconfig).
 fn audit_log() -> PathBuf {
     std::env::var("ECS_TEST_AUDIT_LOG")
         .map(PathBuf::from)
         .unwrap_or_else(|_| kubeconfig().parent().unwrap().join("logs/audit.log"))
-}
-
-fn run_kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new(kubectl_bin())
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl runs");
-    child.stdin.take().unwrap().write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-    }
-}
-
-fn kubectl(args: &[&str]) -> String {
-    run_kubectl(&kubeconfig(), args, None).unwrap_or_else(|e| panic!("kubectl {}: {e}", args.join(" ")))
-}
-
-fn kubectl_in(stdin: &str, args: &[&str]) -> Result<String, String> {
-    run_kubectl(&kubeconfig(), args, Some(stdin))
-}
-
-/// Polls `f` every 100 ms until it returns `Some`, or panics with `what` after `timeout`.
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 const T: Duration = Duration::from_secs(60);
@@ -92,7 +44,12 @@ fn ensure_crd() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         kubectl_in(&read("deploy/crd.yaml"), &["apply", "--server-side", "--force-conflicts", "-f", "-"]).unwrap();
-        kubectl(&["wait", "--for=condition=Established", "crd/ecsclusters.ecs.ecs.io", "--timeout=60s"]);
+        // Polled: `kubectl wait` fails at once while the API server has not written the status yet.
+        let established = r#"jsonpath={.status.conditions[?(@.type=="Established")].status}"#;
+        wait_for("the CRD to be Established", T, || {
+            let status = run_kubectl(&kubeconfig(), &["get", "crd", "ecsclusters.ecs.ecs.io", "-o", established], None);
+            (status.ok()?.trim() == "True").then_some(())
+        });
     });
 }
 
@@ -499,15 +456,24 @@ fn invalid_specs_are_rejected_at_admission_or_reported_in_status() {
     assert!(ns.managed(&name).is_empty(), "nothing may be applied for an invalid spec");
 }
 
+/// A plugin directory in the namespace's work dir holding the given built test plugins
+/// (`target/wasm32-wasip2/plugin/<file>`), for `--plugin-dir`.
+fn plugin_dir(ns: &Namespace, files: &[&str]) -> PathBuf {
+    let plugins = ns.dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for file in files {
+        let built = Path::new(ROOT).join("target/wasm32-wasip2/plugin").join(file);
+        std::fs::copy(&built, plugins.join(file)).unwrap_or_else(|e| panic!("{}: {e} (make plugins)", built.display()));
+    }
+    plugins
+}
+
 #[test]
 #[ignore = "needs a local control plane: make integration"]
 fn a_faulty_plugin_for_one_cluster_leaves_the_others_reconciling() {
     let ns = Namespace::new("it-faulty");
     // The hostile test plugin replaces the bookkeeper reconciler; it misbehaves by cluster name.
-    let plugins = ns.dir.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    let hostile = Path::new(ROOT).join("target/wasm32-wasip2/plugin/ecs_plugin_hostile.wasm");
-    std::fs::copy(&hostile, plugins.join("hostile.wasm")).expect("make plugins builds the hostile plugin");
+    let plugins = plugin_dir(&ns, &["ecs_plugin_hostile.wasm"]);
     let op = Operator::start(&ns, "a", &["--plugin-dir", plugins.to_str().unwrap(), "--plugin-timeout-ms", "200"]);
     for name in ["panic", "loop"] {
         ns.create_seed_cluster(name);
@@ -672,4 +638,133 @@ fn the_deploy_directory_installs_into_a_custom_namespace() {
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(deploy["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"], true);
     let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", ns, "--wait=false"], None);
+}
+
+/// The seed's example named `name`, its Tier-2 the hostile provider trying `attack` ("" for none).
+fn hostile_tier2_example(name: &str, attack: &str) -> String {
+    let tier2 = format!(
+        "tier2:\n      plugin:\n        name: tier2-hostile\n        config: {{attack: \"{attack}\", claimName: {name}-tier2}}\n        persistentVolumeClaims: [{name}-tier2]\n"
+    );
+    let manifest = seed_example(name);
+    let start = manifest.find("tier2:").expect("the seed example has a tier2 section");
+    let end = manifest[start..].find("claimName").map(|i| start + i).unwrap();
+    let end = end + manifest[end..].find('\n').unwrap() + 1;
+    format!("{}{tier2}{}", &manifest[..start], &manifest[end..])
+}
+
+#[test]
+#[ignore = "needs a local control plane: make integration"]
+fn a_hostile_tier2_provider_is_refused_with_nothing_applied_and_its_name_in_status() {
+    let ns = Namespace::new("it-hostile-tier2");
+    let plugins = plugin_dir(&ns, &["ecs_plugin_hostile_tier2.wasm"]);
+    let op = Operator::start(&ns, "a", &["--plugin-dir", plugins.to_str().unwrap()]);
+    ns.apply(&tier2_claim("ecs"));
+    ns.apply(&hostile_tier2_example("ecs", "secret-volume"));
+    let degraded = wait_for("Degraded", T, || ns.condition("ecs", "Degraded").filter(|c| c["status"] == "True"));
+    assert_eq!(degraded["reason"], "PolicyViolation", "{degraded}");
+    let message = degraded["message"].as_str().unwrap();
+    assert!(message.starts_with("plugin tier2-hostile emitted its Tier-2 wiring"), "{message}");
+    assert!(message.contains("[references]") && message.contains("other-tenant-db"), "{message}");
+    wait_for("the Warning Event", T, || {
+        let events = ns.events();
+        (events.contains("Warning") && events.contains("PolicyViolation")).then_some(())
+    });
+    assert!(ns.managed("ecs").is_empty(), "nothing half-applied: {:?}", ns.managed("ecs"));
+    assert!(
+        op.metric("ecs_operator_plugin_faults_total{plugin=\"tier2-hostile\",fault=\"policy_violation\"}") >= 1.0,
+        "{}",
+        op.metrics()
+    );
+    // The same plugin, honest, is applied.
+    ns.apply(&hostile_tier2_example("ecs", ""));
+    ns.wait_ready("ecs");
+    let node = ns.get("statefulset", "ecs-ecs-node").unwrap();
+    assert_eq!(node["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"], "ecs-tier2");
+}
+
+#[test]
+#[ignore = "needs a local control plane: make integration"]
+fn objects_of_another_owner_are_never_taken_over() {
+    let ns = Namespace::new("it-ownership");
+    // The replaced bookkeeper emits an extra ConfigMap `<cluster>-bookie-extra` on request: a name the
+    // output policy allows, so only the ownership check on apply stands in the way.
+    let plugins = plugin_dir(&ns, &["ecs_plugin_hostile.wasm"]);
+    let _op = Operator::start(&ns, "a", &["--plugin-dir", plugins.to_str().unwrap()]);
+    ns.create_seed_cluster("ecs-x");
+    wait_for("ecs-x applied", T, || ns.get("statefulset", "ecs-x-ecs-node"));
+    let other_uid = ns.get("ecscluster", "ecs-x").unwrap()["metadata"]["uid"].as_str().unwrap().to_string();
+    let theirs = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ecs-bookie-extra\n  ownerReferences:\n  - apiVersion: ecs.ecs.io/v1alpha1\n    kind: ECSCluster\n    name: ecs-x\n    uid: {other_uid}\n    controller: true\ndata:\n  owner: ecs-x\n"
+    );
+    ns.apply(&theirs);
+    ns.apply(&tier2_claim("ecs"));
+    ns.apply(
+        &seed_example("ecs").replace("bookkeeper:\n", "bookkeeper:\n    options:\n      attack: extra-config-map\n"),
+    );
+    let degraded = wait_for("Degraded", T, || ns.condition("ecs", "Degraded").filter(|c| c["status"] == "True"));
+    assert_eq!(degraded["reason"], "OwnershipConflict", "{degraded}");
+    let message = degraded["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("ConfigMap/ecs-bookie-extra belongs to ECSCluster/ecs-x (uid {other_uid})")),
+        "{message}"
+    );
+    wait_for("the Warning Event", T, || {
+        let events = ns.events();
+        (events.contains("Warning") && events.contains("OwnershipConflict")).then_some(())
+    });
+    let cm = ns.get("configmap", "ecs-bookie-extra").unwrap();
+    assert_eq!(cm["data"]["owner"], "ecs-x", "untouched: {cm}");
+    assert_eq!(cm["metadata"]["ownerReferences"][0]["uid"], other_uid.as_str());
+    assert!(cm["metadata"].get("labels").is_none(), "not relabelled: {cm}");
+    assert!(ns.managed("ecs").is_empty(), "nothing of the plan was written: {:?}", ns.managed("ecs"));
+    // An object of nobody's is not taken either.
+    kubectl(&["-n", &ns.name, "delete", "configmap", "ecs-bookie-extra"]);
+    kubectl(&["-n", &ns.name, "create", "configmap", "ecs-bookie-extra", "--from-literal=owner=nobody"]);
+    wait_for("the conflict with an unowned object", T, || {
+        let c = ns.condition("ecs", "Degraded")?;
+        c["message"].as_str()?.contains("ConfigMap/ecs-bookie-extra belongs to no owner").then_some(())
+    });
+    assert_eq!(ns.get("configmap", "ecs-bookie-extra").unwrap()["data"]["owner"], "nobody");
+    // Once the name is free, the cluster converges (its backoff retries).
+    kubectl(&["-n", &ns.name, "delete", "configmap", "ecs-bookie-extra"]);
+    wait_for("ecs applied, the ConfigMap its own", Duration::from_secs(120), || {
+        let cm = ns.get("configmap", "ecs-bookie-extra")?;
+        let uid = ns.get("ecscluster", "ecs")?["metadata"]["uid"].clone();
+        (cm["metadata"]["ownerReferences"][0]["uid"] == uid && ns.get("statefulset", "ecs-ecs-node").is_some())
+            .then_some(())
+    });
+    // ecs-x kept its objects throughout.
+    assert!(ns.get("statefulset", "ecs-x-ecs-node").is_some());
+}
+
+#[test]
+#[ignore = "needs a local control plane: make integration"]
+fn clusters_whose_plugin_hangs_do_not_starve_a_benign_cluster() {
+    let ns = Namespace::new("it-fair-share");
+    let plugins = plugin_dir(&ns, &["ecs_plugin_hostile_tier2.wasm"]);
+    let op = Operator::start(&ns, "a", &["--plugin-dir", plugins.to_str().unwrap()]);
+    // More clusters than the runtime's whole instance pool (32) whose Tier-2 provider sleeps (which
+    // once held an instance each for as long as it liked), and a few that spin until their deadline.
+    let hostile: String = (0..40)
+        .map(|i| hostile_tier2_example(&format!("hang{i}"), if i < 34 { "sleep" } else { "spin" }))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    ns.apply(&hostile);
+    wait_for("the hanging clusters to fail", T, || {
+        (op.metric("ecs_operator_plugin_faults_total{plugin=\"tier2-hostile\"") >= 40.0).then_some(())
+    });
+    let started = Instant::now();
+    ns.create_seed_cluster("benign");
+    ns.wait_ready("benign");
+    let ready_after = started.elapsed();
+    ns.patch("ecscluster", "benign", r#"{"spec":{"ecs":{"nodeReplicas":2}}}"#);
+    wait_for("the benign cluster's edit", T, || {
+        (ns.get("statefulset", "benign-ecs-node")?["spec"]["replicas"] == 2).then_some(())
+    });
+    eprintln!("benign cluster Ready {ready_after:?} after creation, beside 40 hanging clusters");
+    let degraded = ns.condition("hang0", "Degraded").unwrap();
+    assert_eq!(degraded["status"], "True");
+    let message = degraded["message"].as_str().unwrap();
+    assert!(message.contains("plugin tier2-hostile (provide) tried to wait on a clock"), "{degraded}");
+    assert!(ns.managed("hang0").is_empty());
 }

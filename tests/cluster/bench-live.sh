@@ -21,7 +21,7 @@ export KUBECONFIG="$("$CLUSTER" kubeconfig)"
 AUDIT="$(dirname "$KUBECONFIG")/logs/audit.log"
 
 kubectl apply --server-side --force-conflicts -f "$ROOT/deploy/crd.yaml" >/dev/null
-kubectl wait --for=condition=Established crd/ecsclusters.ecs.ecs.io --timeout=60s >/dev/null
+wait_established ecsclusters.ecs.ecs.io 60
 kubectl delete namespace "$NS" --wait=true --ignore-not-found >/dev/null
 kubectl create namespace "$NS" >/dev/null
 kubectl -n "$NS" apply -f "$ROOT/deploy/service_account.yaml" -f "$ROOT/deploy/role.yaml" >/dev/null
@@ -35,8 +35,13 @@ RUST_LOG=warn "$OPERATOR" run --kubeconfig "$WORK/kubeconfig.yaml" --watch-names
   --listen "127.0.0.1:$port" 2>"$WORK/operator.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-until curl -fsS "127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.1; done
-until curl -fsS "127.0.0.1:$port/metrics" | grep -q '^ecs_operator_leader 1'; do sleep 0.1; done
+deadline=$((SECONDS + 60))
+until curl -fsS "127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^ecs_operator_leader 1' \
+  && curl -fsS "127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+  kill -0 "$PID" 2>/dev/null || { log "the operator exited:"; cat "$WORK/operator.log" >&2; exit 1; }
+  [ $SECONDS -ge $deadline ] && { log "the operator was not ready and leading after 60 s"; exit 1; }
+  sleep 0.1
+done
 log "operator ready (pid $PID); creating $RUNS clusters one after another"
 
 for i in $(seq "$RUNS"); do

@@ -6,3 +6,18 @@ K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 TOOLS_CACHE="${TOOLS_CACHE:-$HOME/.cache/ecs-operator}"
 BIN_DIR="${ECS_K8S_CACHE:-$TOOLS_CACHE/k8s-$K8S_VERSION}/bin"
 kubectl() { "$BIN_DIR/kubectl" "$@"; }
+
+# Waits (up to $2 seconds, default 60) until the CRD $1 is Established. Polls instead of `kubectl
+# wait`, which fails at once on a CRD whose status the API server has not written yet.
+wait_established() {
+  local crd="$1" deadline=$((SECONDS + ${2:-60})) status
+  while :; do
+    status="$(kubectl get crd "$crd" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null || true)"
+    [ "$status" = "True" ] && return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "CRD $crd not Established after ${2:-60}s (status: ${status:-none})" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}

@@ -44,7 +44,7 @@ up() {
   log "installing deploy/: CRD, service account, role, role binding"
   kubectl apply -f "$ROOT/deploy/crd.yaml" -f "$ROOT/deploy/service_account.yaml" \
     -f "$ROOT/deploy/role.yaml" -f "$ROOT/deploy/role_binding.yaml" >/dev/null
-  kubectl wait --for=condition=Established crd/ecsclusters.ecs.ecs.io --timeout=30s >/dev/null
+  wait_established ecsclusters.ecs.ecs.io 60 || fail "the CRD did not become Established"
   stop_operator
   service_account_kubeconfig "$KUBECONFIG" "$STATE/operator-kubeconfig.yaml" default
   log "starting the operator locally (log: $STATE/operator.log)"

@@ -12,3 +12,5 @@ fi
 export ECS_TEST_KUBECONFIG="$("$CLUSTER" kubeconfig)" ECS_TEST_KUBECTL="$BIN_DIR/kubectl"
 cd "$ROOT"
 "${CARGO:-cargo}" test -p ecs-operator --test cluster -- --ignored --test-threads=1
+# The host's Pod Security verdicts against the API server's PodSecurity admission.
+"${CARGO:-cargo}" test -p ecs-operator --test pod_security -- --ignored --nocapture

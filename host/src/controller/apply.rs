@@ -3,8 +3,9 @@
 
 use super::diff::{self, up_to_date};
 use super::metrics::Metrics;
+use super::ownership::{self, ClusterId};
 use crate::crd::ECSCluster;
-use crate::policy::APPLY_ORDER;
+use crate::kinds::{self, Wave};
 use ecs_plugin_sdk::spec::ECSClusterStatus;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -57,10 +58,10 @@ fn api_for(client: &Client, object: &Value) -> Api<DynamicObject> {
 pub fn dynamic_api(client: &Client, api_version: &str, kind: &str, namespace: Option<&str>) -> Api<DynamicObject> {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let gvk = GroupVersionKind::gvk(group, version, kind);
-    let plural = match kind {
-        "PersistentVolumeClaim" => "persistentvolumeclaims".to_string(),
-        "PodDisruptionBudget" => "poddisruptionbudgets".to_string(),
-        other => format!("{}s", other.to_lowercase()),
+    let plural = match kinds::find(kind) {
+        Some(managed) => managed.plural.to_string(),
+        // Pods, which `record` reads.
+        None => format!("{}s", kind.to_lowercase()),
     };
     let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
     match namespace {
@@ -69,14 +70,38 @@ pub fn dynamic_api(client: &Client, api_version: &str, kind: &str, namespace: Op
     }
 }
 
-/// Applies each desired object that differs from its live counterpart (in `live`), in order; then
-/// deletes live objects no longer desired (never PersistentVolumeClaims: they hold data).
+/// An object the plan wants that exists and belongs to someone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub object: String,
+    pub owner: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Api(#[from] ApplyError),
+    #[error(
+        "refused to write {}: {}; nothing was written",
+        if .0.len() == 1 { "an object that belongs to another owner" } else { "objects that belong to other owners" },
+        .0.iter().map(|c| format!("{} belongs to {}", c.object, c.owner)).collect::<Vec<_>>().join(", ")
+    )]
+    Ownership(Vec<Conflict>),
+}
+
+/// Applies each desired object that differs from its live counterpart (in `live`: the cluster's
+/// own objects), in order; then deletes the cluster's objects no longer desired (never
+/// PersistentVolumeClaims: they hold data).
+///
+/// An object the cluster does not own yet is looked up first: if it exists and belongs to another
+/// owner (another cluster, or nobody), nothing at all is written.
 pub async fn sync(
     client: &Client,
     metrics: &Metrics,
+    cluster: &ClusterId,
     desired: Vec<Value>,
     live: &[Value],
-) -> Result<Writes, ApplyError> {
+) -> Result<Writes, SyncError> {
     let mut writes = Writes::default();
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut wanted = std::collections::BTreeSet::new();
@@ -91,10 +116,11 @@ pub async fn sync(
             stale.push((object, current.is_some()));
         }
     }
+    check_ownership(client, cluster, &mut stale).await?;
     // Two waves of concurrent applies: what workloads refer to (volumes, claims, ConfigMaps,
     // Services, PDBs), then the workloads, so that their pods start with everything in place.
     let (workloads, base): (Vec<_>, Vec<_>) =
-        stale.into_iter().partition(|(o, _)| matches!(o["kind"].as_str(), Some("StatefulSet" | "Deployment")));
+        stale.into_iter().partition(|(o, _)| kinds::of(o).is_some_and(|k| k.wave == Wave::Workload));
     for wave in [base, workloads] {
         let applies = wave.iter().map(|(object, _)| {
             tracing::debug!(object = %describe(object), "applying");
@@ -111,7 +137,8 @@ pub async fn sync(
     }
     for object in live {
         let k = key(object);
-        if wanted.contains(&k) || k.0 == "PersistentVolumeClaim" || !APPLY_ORDER.contains(&k.0.as_str()) {
+        let prunable = kinds::find(&k.0).is_some() && k.0 != "PersistentVolumeClaim";
+        if wanted.contains(&k) || !prunable || !ownership::belongs_to(object, cluster) {
             continue;
         }
         let uid = object.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
@@ -124,12 +151,37 @@ pub async fn sync(
             Ok(_) => {}
             // Already gone, or replaced by a newer object of the same name: nothing to prune.
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-            Err(source) => return Err(ApplyError { verb: "delete", object: describe(object), source }),
+            Err(source) => return Err(ApplyError { verb: "delete", object: describe(object), source }.into()),
         }
         metrics.wrote(&k.0, "delete");
         writes.pruned.push(describe(object));
     }
     Ok(writes)
+}
+
+/// Looks up the objects the cluster's caches do not show as its own: one that exists must belong to
+/// the cluster (a cache that lags behind a create), else every conflict is reported and nothing is
+/// written. Marks the ones found as existing.
+async fn check_ownership(client: &Client, cluster: &ClusterId, stale: &mut [(Value, bool)]) -> Result<(), SyncError> {
+    let lookups = stale.iter().filter(|(_, exists)| !exists).map(|(object, _)| {
+        let api = api_for(client, object);
+        let name = key(object).2;
+        async move { api.get_opt(&name).await }
+    });
+    let found = futures::future::join_all(lookups).await;
+    let mut conflicts = Vec::new();
+    let new = stale.iter_mut().filter(|(_, exists)| !exists);
+    for ((object, exists), result) in new.zip(found) {
+        let current = result.map_err(|source| ApplyError { verb: "read", object: describe(object), source })?;
+        let Some(current) = current else { continue };
+        let current = serde_json::to_value(&current).unwrap_or_default();
+        if ownership::belongs_to(&current, cluster) {
+            *exists = true;
+        } else {
+            conflicts.push(Conflict { object: describe(object), owner: ownership::owner_of(&current) });
+        }
+    }
+    if conflicts.is_empty() { Ok(()) } else { Err(SyncError::Ownership(conflicts)) }
 }
 
 /// Writes `status` unless it is what the cluster already shows.

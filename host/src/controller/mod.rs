@@ -11,6 +11,7 @@ pub mod diff;
 pub mod leader;
 pub mod metrics;
 pub mod observe;
+pub mod ownership;
 pub mod reconcile;
 pub mod server;
 pub mod status;

@@ -2,6 +2,7 @@
 //! Reconciles read these caches (never the API server) to build the plugins' observed state and to
 //! decide what to apply or prune.
 
+use super::ownership::{self, ClusterId};
 use crate::crd::ECSCluster;
 use ecs_plugin_sdk::k8s::{APP, LABEL_APP, LABEL_CLUSTER, LABEL_MANAGED_BY, MANAGED_BY};
 use futures::{Stream, StreamExt};
@@ -164,29 +165,43 @@ impl Stores {
         Ok(())
     }
 
-    /// Every managed object of the cluster (not pods), as JSON, for apply and prune decisions.
-    /// PersistentVolumes belong to it when labelled for it and bound to a claim in its namespace.
-    pub fn managed(&self, namespace: &str, cluster: &str) -> Vec<Value> {
+    /// Every managed object of the cluster (not pods), as JSON, for apply and prune decisions: the
+    /// objects labelled for it that also belong to it ([`ownership::belongs_to`]).
+    pub fn managed(&self, cluster: &ClusterId) -> Vec<Value> {
         let mut out = Vec::new();
-        collect(&self.stateful_sets, namespace, cluster, &mut out);
-        collect(&self.deployments, namespace, cluster, &mut out);
-        collect(&self.services, namespace, cluster, &mut out);
-        collect(&self.config_maps, namespace, cluster, &mut out);
-        collect(&self.pdbs, namespace, cluster, &mut out);
-        collect(&self.claims, namespace, cluster, &mut out);
-        for pv in self.volumes.state() {
-            let claim_ns = pv.spec.as_ref().and_then(|s| s.claim_ref.as_ref()).and_then(|c| c.namespace.as_deref());
-            if labelled_for(pv.as_ref(), cluster) && claim_ns == Some(namespace) {
-                out.push(to_json(pv.as_ref()));
-            }
-        }
+        collect(&self.stateful_sets, cluster, &mut out);
+        collect(&self.deployments, cluster, &mut out);
+        collect(&self.services, cluster, &mut out);
+        collect(&self.config_maps, cluster, &mut out);
+        collect(&self.pdbs, cluster, &mut out);
+        collect(&self.claims, cluster, &mut out);
+        let mut volumes: Vec<Value> = self
+            .volumes
+            .state()
+            .iter()
+            .filter(|pv| labelled_for(pv.as_ref(), &cluster.name))
+            .map(|pv| to_json(pv.as_ref()))
+            .filter(|pv| ownership::belongs_to(pv, cluster))
+            .collect();
+        volumes.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+        out.extend(volumes);
         out
     }
 
-    /// What the plugins observe: the managed objects and the cluster's pods.
-    pub fn observed(&self, namespace: &str, cluster: &str) -> Vec<Value> {
-        let mut out = self.managed(namespace, cluster);
-        collect(&self.pods, namespace, cluster, &mut out);
+    /// What the plugins observe: the managed objects and the pods of the cluster's workloads.
+    pub fn observed(&self, cluster: &ClusterId) -> Vec<Value> {
+        let mut out = self.managed(cluster);
+        let mut pods: Vec<Value> = self
+            .pods
+            .state()
+            .iter()
+            .filter(|p| p.meta().namespace.as_deref() == Some(cluster.namespace.as_str()))
+            .filter(|p| labelled_for(p.as_ref(), &cluster.name))
+            .map(|p| to_json(p.as_ref()))
+            .filter(|p| ownership::pod_belongs_to(p, &out))
+            .collect();
+        pods.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+        out.extend(pods);
         out
     }
 }
@@ -199,7 +214,8 @@ fn to_json<K: Serialize>(object: &K) -> Value {
     serde_json::to_value(object).expect("API objects always serialize")
 }
 
-fn collect<K>(store: &Store<K>, namespace: &str, cluster: &str, out: &mut Vec<Value>)
+/// The cluster's objects of one cache: labelled for it (the cheap filter) and belonging to it.
+fn collect<K>(store: &Store<K>, cluster: &ClusterId, out: &mut Vec<Value>)
 where
     K: Resource + Clone + Serialize + 'static,
     K::DynamicType: Eq + Hash + Clone,
@@ -207,10 +223,11 @@ where
     let mut objects: Vec<_> = store
         .state()
         .into_iter()
-        .filter(|o| o.meta().namespace.as_deref() == Some(namespace) && labelled_for(o.as_ref(), cluster))
+        .filter(|o| o.meta().namespace.as_deref() == Some(cluster.namespace.as_str()))
+        .filter(|o| labelled_for(o.as_ref(), &cluster.name))
         .collect();
     objects.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
-    out.extend(objects.iter().map(|o| to_json(o.as_ref())));
+    out.extend(objects.iter().map(|o| to_json(o.as_ref())).filter(|o| ownership::belongs_to(o, cluster)));
 }
 
 /// The ECSCluster an object belongs to, from its cluster label (pods and volumes carry no owner

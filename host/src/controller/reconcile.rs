@@ -1,6 +1,7 @@
 //! One reconcile of one ECSCluster: caches -> plugins -> apply/prune -> status -> Events.
 
-use super::apply::{self, ApplyError, Writes};
+use super::apply::{self, ApplyError, SyncError, Writes};
+use super::ownership::ClusterId;
 use super::status::{self, Outcome};
 use super::{Context, FINALIZER};
 use crate::crd::ECSCluster;
@@ -23,6 +24,8 @@ pub enum ReconcileError {
     Plugin(String),
     #[error("the render task failed: {0}")]
     Join(String),
+    #[error("{0}")]
+    Ownership(String),
 }
 
 /// Even with nothing to do, look again this often (cache reads only; no API request).
@@ -50,6 +53,7 @@ pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action,
         let label = match &result {
             Ok((label, _)) => *label,
             Err(ReconcileError::Api(_)) => "api_error",
+            Err(ReconcileError::Ownership(_)) => "ownership_conflict",
             Err(_) => "plugin_fault",
         };
         ctx.metrics.reconciled(label, started.elapsed());
@@ -71,6 +75,25 @@ pub fn error_policy(cr: Arc<ECSCluster>, error: &ReconcileError, ctx: Arc<Contex
     Action::requeue(delay)
 }
 
+/// The cluster's identity, which ties its objects to it.
+pub fn cluster_id(cr: &ECSCluster) -> ClusterId {
+    ClusterId { name: cr.name_any(), namespace: cr.namespace().unwrap_or_default(), uid: cr.uid().unwrap_or_default() }
+}
+
+/// The other clusters of the cluster's namespace: the names they own are not this one's to take.
+fn siblings(ctx: &Context, cr: &ECSCluster) -> Vec<String> {
+    let namespace = cr.namespace();
+    let mut names: Vec<String> = ctx
+        .clusters
+        .state()
+        .iter()
+        .filter(|c| c.namespace() == namespace && c.name_any() != cr.name_any())
+        .map(|c| c.name_any())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Renders the cluster from `observed` (its managed objects and pods, read once from the caches)
 /// and hands `observed` back for the apply decisions.
 async fn render(
@@ -80,20 +103,20 @@ async fn render(
 ) -> Result<(Result<Rendered, RenderError>, Vec<Value>), ReconcileError> {
     let cluster = load::plugin_cluster(cr);
     let plugins = ctx.plugins.clone();
+    let siblings = siblings(ctx, cr);
     // Plugin calls are synchronous wasm execution (bounded by their deadline): off the async workers.
     tokio::task::spawn_blocking(move || {
         let versions = pipeline::target_versions(&cluster);
-        (pipeline::render(&plugins, &cluster, &observed, &versions), observed)
+        (pipeline::render_among(&plugins, &cluster, &observed, &versions, &siblings), observed)
     })
     .await
     .map_err(|e| ReconcileError::Join(e.to_string()))
 }
 
 async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), ReconcileError> {
-    let namespace = cr.namespace().unwrap_or_default();
-    let name = cr.name_any();
+    let id = cluster_id(cr);
     let generation = cr.meta().generation.unwrap_or(0);
-    let (rendered, observed) = render(ctx, cr, ctx.stores.observed(&namespace, &name)).await?;
+    let (rendered, observed) = render(ctx, cr, ctx.stores.observed(&id)).await?;
     let mut failure = None;
     let mut writes = Writes::default();
     let outcome = match &rendered {
@@ -103,9 +126,9 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
             let needs_finalizer = rendered.objects.iter().any(|o| o["kind"] == "PersistentVolume");
             let result = async {
                 if needs_finalizer && !cr.finalizers().iter().any(|f| f == FINALIZER) {
-                    add_finalizer(ctx, cr).await?;
+                    add_finalizer(ctx, cr).await.map_err(SyncError::Api)?;
                 }
-                apply::sync(&ctx.client, &ctx.metrics, rendered.objects.clone(), &live).await
+                apply::sync(&ctx.client, &ctx.metrics, &id, rendered.objects.clone(), &live).await
             }
             .await;
             match result {
@@ -113,10 +136,15 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
                     writes = w;
                     Outcome::Applied(rendered)
                 }
-                Err(e) => {
+                Err(SyncError::Api(e)) => {
                     let message = e.to_string();
                     failure = Some(ReconcileError::Api(e));
                     Outcome::ApplyFailed(message)
+                }
+                Err(e @ SyncError::Ownership(_)) => {
+                    let message = e.to_string();
+                    failure = Some(ReconcileError::Ownership(message.clone()));
+                    Outcome::OwnershipConflict(message)
                 }
             }
         }
@@ -129,7 +157,7 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
         Err(RenderError::Policy(v)) => {
             ctx.metrics.plugin_fault(&v.plugin, "policy_violation");
             failure = Some(ReconcileError::Plugin(v.to_string()));
-            Outcome::PluginFault(v.to_string())
+            Outcome::PolicyViolation(v.to_string())
         }
     };
     let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default();
@@ -233,7 +261,7 @@ async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(), ReconcileError> 
     if !cr.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(());
     }
-    let live = ctx.stores.managed(&cr.namespace().unwrap_or_default(), &cr.name_any());
+    let live = ctx.stores.managed(&cluster_id(cr));
     let deleted = apply::delete_volumes(&ctx.client, &ctx.metrics, &live).await?;
     tracing::info!(deleted, "deleted the cluster's PersistentVolumes");
     let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());

@@ -17,10 +17,14 @@ pub enum Outcome<'a> {
     Applied(&'a Rendered),
     /// The plugins (or the CRD's rules) rejected the spec.
     Invalid(&'a [FieldError]),
-    /// A plugin failed or broke the output policy; nothing was applied.
+    /// A plugin failed; nothing was applied.
     PluginFault(String),
+    /// A plugin's output broke the output policy; nothing was applied.
+    PolicyViolation(String),
     /// The API server refused an object.
     ApplyFailed(String),
+    /// The plan holds an object that exists and belongs to another owner; nothing was applied.
+    OwnershipConflict(String),
 }
 
 fn condition(type_: &str, ok: bool, reason: &str, message: String, generation: i64) -> Condition {
@@ -92,8 +96,16 @@ pub fn compute(
                 generation,
             ));
         }
-        Outcome::PluginFault(message) | Outcome::ApplyFailed(message) => {
-            let reason = if matches!(outcome, Outcome::PluginFault(_)) { "PluginFault" } else { "ApplyFailed" };
+        Outcome::PluginFault(message)
+        | Outcome::PolicyViolation(message)
+        | Outcome::ApplyFailed(message)
+        | Outcome::OwnershipConflict(message) => {
+            let reason = match outcome {
+                Outcome::PluginFault(_) => "PluginFault",
+                Outcome::PolicyViolation(_) => "PolicyViolation",
+                Outcome::OwnershipConflict(_) => "OwnershipConflict",
+                _ => "ApplyFailed",
+            };
             keep(&mut conditions, &old_conditions, &[SPEC_VALID, READY, PROGRESSING]);
             conditions.push(condition(DEGRADED, true, reason, message.clone(), generation));
         }

@@ -3,14 +3,14 @@
 //! through the output policy. No I/O besides plugin calls; the result is the complete desired state.
 
 use super::load::sorted;
+use crate::kinds;
 use crate::plugins::{PluginSet, RECONCILERS};
-use crate::policy::{self, PolicyContext, PolicyViolation};
+use crate::policy::{self, Emitted, PolicyContext, PolicyViolation, Role};
 use crate::runtime::{Fault, Plugin, PluginCallError};
 use ecs_plugin_sdk::k8s::{LABEL_CLUSTER, LABEL_COMPONENT};
 use ecs_plugin_sdk::spec::Tier2Spec;
 use ecs_plugin_sdk::{Cluster, ComponentStatus, Event, FieldError, ReconcileInput, Tier2Input, Versions};
 use serde_json::Value;
-use std::collections::BTreeSet;
 
 /// An event a plugin asked for, with the plugin's name.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,40 +126,60 @@ pub fn validate(plugins: &PluginSet, cluster: &Cluster) -> Result<Vec<FieldError
     Ok(sorted(errors))
 }
 
-/// Service accounts the spec names; the only ones (besides `default`) pods may run as.
-fn service_accounts(cluster: &Cluster) -> BTreeSet<String> {
-    let spec = &cluster.spec;
-    [
-        &spec.bookkeeper.service_account_name,
-        &spec.ecs.controller_service_account_name,
-        &spec.ecs.node_service_account_name,
-    ]
-    .into_iter()
-    .flatten()
-    .cloned()
-    .collect()
+/// What the output policy needs besides the plugin: the cluster and its neighbours.
+struct Scope<'a> {
+    plugins: &'a PluginSet,
+    cluster: &'a Cluster,
+    siblings: &'a [String],
+    components: std::collections::BTreeSet<String>,
 }
 
-/// The plugin's objects after the output policy, each paired with the plugin's name.
-fn enforce(
-    plugins: &PluginSet,
-    cluster: &Cluster,
-    plugin: &Plugin,
-    objects: Vec<Value>,
-) -> Result<Vec<(String, Value)>, PolicyViolation> {
-    let granted = plugins.grants.effective(plugin);
-    let accounts = service_accounts(cluster);
-    let ctx = PolicyContext {
-        cluster: &cluster.name,
-        namespace: &cluster.namespace,
-        uid: &cluster.uid,
-        plugin: &plugin.info.name,
-        component: &plugin.info.component,
-        granted: &granted,
-        service_accounts: &accounts,
-    };
-    let name = &plugin.info.name;
-    Ok(policy::enforce(&ctx, objects)?.into_iter().map(|o| (name.clone(), o)).collect())
+impl Scope<'_> {
+    /// Runs `f` with the policy context of `plugin` in `role`.
+    fn with<T>(
+        &self,
+        plugin: &Plugin,
+        role: Role,
+        wiring_volumes: &[Value],
+        f: impl FnOnce(&PolicyContext<'_>) -> T,
+    ) -> T {
+        let granted = self.plugins.grants.effective(plugin);
+        f(&PolicyContext {
+            cluster: self.cluster,
+            plugin: &plugin.info.name,
+            role,
+            granted: &granted,
+            siblings: self.siblings,
+            components: &self.components,
+            wiring_volumes,
+        })
+    }
+
+    /// A reconciler's objects after the output policy, stamped; the node may mount the Tier-2
+    /// provider's volumes (`wiring_volumes`), which passed the policy as the provider's.
+    fn enforce(
+        &self,
+        plugin: &Plugin,
+        role: Role,
+        objects: Vec<Value>,
+        wiring_volumes: &[Value],
+    ) -> Result<Vec<Emitted>, PolicyViolation> {
+        self.with(plugin, role, wiring_volumes, |ctx| policy::enforce(ctx, objects))
+    }
+
+    /// The Tier-2 provider's objects, then its wiring, through the policy.
+    fn enforce_tier2(
+        &self,
+        plugin: &Plugin,
+        wiring: &mut ecs_plugin_sdk::Tier2Wiring,
+    ) -> Result<Vec<Emitted>, PolicyViolation> {
+        let role = Role::Tier2 { component: plugin.info.component.clone() };
+        self.with(plugin, role, &[], |ctx| {
+            let provided = policy::enforce(ctx, std::mem::take(&mut wiring.objects))?;
+            policy::check_wiring(ctx, wiring, &provided)?;
+            Ok(provided)
+        })
+    }
 }
 
 /// The field errors of a plugin that rejected its input; any other failure stays a plugin fault.
@@ -177,6 +197,18 @@ pub fn render(
     observed: &[Value],
     versions: &Versions,
 ) -> Result<Rendered, RenderError> {
+    render_among(plugins, cluster, observed, versions, &[])
+}
+
+/// [`render`] for a cluster whose namespace holds the other clusters `siblings`: names that are
+/// theirs are refused.
+pub fn render_among(
+    plugins: &PluginSet,
+    cluster: &Cluster,
+    observed: &[Value],
+    versions: &Versions,
+    siblings: &[String],
+) -> Result<Rendered, RenderError> {
     let span = tracing::debug_span!("render", cluster = %cluster.name, namespace = %cluster.namespace);
     let _enter = span.enter();
     let runtime = &plugins.runtime;
@@ -193,8 +225,9 @@ pub fn render(
             Err(e) => problems.extend(invalid_input(e)?),
         }
     }
+    let scope = Scope { plugins, cluster, siblings, components: plugins.components() };
     let mut objects = match wiring.as_mut() {
-        Some(w) => enforce(plugins, cluster, tier2.plugin, std::mem::take(&mut w.objects))?,
+        Some(w) => scope.enforce_tier2(tier2.plugin, w)?,
         None => Vec::new(),
     };
 
@@ -223,7 +256,10 @@ pub fn render(
         };
         match runtime.reconcile(plugin, &input) {
             Ok(plan) => {
-                objects.extend(enforce(plugins, cluster, plugin, plan.objects)?);
+                let role = Role::reconciler(name).expect("RECONCILERS are the reconciler roles");
+                let volumes =
+                    wiring.as_ref().filter(|_| name == "node").map(|w| w.volumes.as_slice()).unwrap_or_default();
+                objects.extend(scope.enforce(plugin, role, plan.objects, volumes)?);
                 components.push(plan.status);
                 let name = &plugin.info.name;
                 events.extend(plan.events.into_iter().map(|event| PluginEvent { plugin: name.clone(), event }));
@@ -235,9 +271,9 @@ pub fn render(
         return Err(RenderError::Invalid(sorted(problems)));
     }
 
-    policy::check_plan(&objects)?;
-    let mut objects: Vec<Value> = objects.into_iter().map(|(_, o)| o).collect();
+    policy::check_plan(cluster, &objects)?;
+    let mut objects: Vec<Value> = objects.into_iter().map(|e| e.object).collect();
     super::config_hash::stamp(&mut objects);
-    objects.sort_by_key(policy::apply_rank);
+    objects.sort_by_key(kinds::apply_rank);
     Ok(Rendered { objects, components, events, versions: versions.clone() })
 }

@@ -1,7 +1,9 @@
 //! Conversions between the host's WIT bindings and the SDK's plain Rust model, so the rest of the
-//! host works with `ecs_plugin_sdk` types only.
+//! host works with `ecs_plugin_sdk` types only. Every free-text string a plugin returns is escaped on
+//! the way (see `text`), after `bounds` has checked the raw output.
 
 use super::bindings::wit;
+use super::text::escape_owned as safe;
 use ecs_plugin_sdk as sdk;
 use serde_json::Value;
 
@@ -21,20 +23,20 @@ pub fn documents(values: &[Value]) -> Vec<String> {
 
 pub fn info(i: wit::PluginInfo) -> sdk::PluginInfo {
     sdk::PluginInfo {
-        name: i.name,
-        version: i.version,
+        name: safe(i.name),
+        version: safe(i.version),
         kind: match i.kind {
             wit::PluginKind::Reconciler => sdk::PluginKind::Reconciler,
             wit::PluginKind::Tier2Provider => sdk::PluginKind::Tier2Provider,
         },
-        contract: i.contract,
-        component: i.component,
-        capabilities: i.capabilities,
+        contract: safe(i.contract),
+        component: safe(i.component),
+        capabilities: i.capabilities.into_iter().map(safe).collect(),
     }
 }
 
 pub fn field_errors(errors: Vec<wit::FieldError>) -> Vec<sdk::FieldError> {
-    errors.into_iter().map(|e| sdk::FieldError { path: e.path, message: e.message }).collect()
+    errors.into_iter().map(|e| sdk::FieldError { path: safe(e.path), message: safe(e.message) }).collect()
 }
 
 pub fn wiring_to_wit(w: &sdk::Tier2Wiring) -> wit::Tier2Wiring {
@@ -56,7 +58,7 @@ pub fn wiring_to_wit(w: &sdk::Tier2Wiring) -> wit::Tier2Wiring {
 pub fn parse_documents(docs: Vec<String>, what: &str) -> Result<Vec<Value>, String> {
     docs.into_iter()
         .enumerate()
-        .map(|(i, d)| serde_json::from_str(&d).map_err(|e| format!("{what} #{i} is not JSON: {e}")))
+        .map(|(i, d)| serde_json::from_str(&d).map_err(|e| safe(format!("{what} #{i} is not JSON: {e}"))))
         .collect()
 }
 
@@ -80,12 +82,12 @@ pub fn plan_from_wit(p: wit::Plan) -> Result<sdk::Plan, String> {
     Ok(sdk::Plan {
         objects: parse_documents(p.objects, "object")?,
         status: sdk::ComponentStatus {
-            component: s.component,
+            component: safe(s.component),
             desired_replicas: s.desired_replicas,
             ready_replicas: s.ready_replicas,
-            ready_members: s.ready_members,
-            unready_members: s.unready_members,
-            current_version: s.current_version,
+            ready_members: s.ready_members.into_iter().map(safe).collect(),
+            unready_members: s.unready_members.into_iter().map(safe).collect(),
+            current_version: s.current_version.map(safe),
         },
         events: p
             .events
@@ -95,8 +97,9 @@ pub fn plan_from_wit(p: wit::Plan) -> Result<sdk::Plan, String> {
                     wit::EventType::Normal => sdk::EventType::Normal,
                     wit::EventType::Warning => sdk::EventType::Warning,
                 },
+                // `bounds` admitted only reasons Kubernetes accepts: letters and digits.
                 reason: e.reason,
-                message: e.message,
+                message: safe(e.message),
             })
             .collect(),
     })
@@ -105,7 +108,7 @@ pub fn plan_from_wit(p: wit::Plan) -> Result<sdk::Plan, String> {
 pub fn plugin_error(e: wit::PluginError) -> PluginFailure {
     match e {
         wit::PluginError::InvalidInput(errors) => PluginFailure::Invalid(field_errors(errors)),
-        wit::PluginError::Failed(message) => PluginFailure::Failed(message),
+        wit::PluginError::Failed(message) => PluginFailure::Failed(safe(message)),
     }
 }
 
@@ -115,7 +118,33 @@ pub enum PluginFailure {
     Failed(String),
 }
 
-/// Bytes a set of returned documents takes, for the output cap.
-pub fn size_of_strings<'a>(strings: impl IntoIterator<Item = &'a String>) -> usize {
-    strings.into_iter().map(String::len).sum()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_text_is_escaped_on_the_way_in() {
+        let failure = plugin_error(wit::PluginError::Failed("a\nb".into()));
+        assert!(matches!(failure, PluginFailure::Failed(m) if m == "a\\nb"));
+        let errors = field_errors(vec![wit::FieldError { path: "spec.\u{1b}x".into(), message: "m\r\n".into() }]);
+        assert_eq!(errors[0].path, "spec.\\u{1b}x");
+        assert_eq!(errors[0].message, "m\\r\\n");
+        let plan = plan_from_wit(wit::Plan {
+            objects: vec![],
+            status: wit::ComponentStatus {
+                component: "bookie".into(),
+                desired_replicas: 1,
+                ready_replicas: 1,
+                ready_members: vec!["pod\u{2028}0".into()],
+                unready_members: vec!["pod\n1".into()],
+                current_version: Some("0.4.0\u{9b}".into()),
+            },
+            events: vec![wit::Event { type_: wit::EventType::Warning, reason: "R".into(), message: "x\ty".into() }],
+        })
+        .unwrap();
+        assert_eq!(plan.status.ready_members, ["pod\\u{2028}0"]);
+        assert_eq!(plan.status.unready_members, ["pod\\n1"]);
+        assert_eq!(plan.status.current_version.as_deref(), Some("0.4.0\\u{9b}"));
+        assert_eq!(plan.events[0].message, "x\\ty");
+    }
 }

@@ -8,20 +8,41 @@ use std::time::Duration;
 pub enum Fault {
     #[error("exceeded its {}ms deadline", .0.as_millis())]
     DeadlineExceeded(Duration),
+    /// The plugin tried to wait (sleep, or block on a pollable): plugins are pure functions of their
+    /// input, and a waiting guest could not be interrupted, so the sandbox stops it at once.
+    #[error("{0}")]
+    Blocked(WaitDenied),
+    /// Every slot of the plugin's share of the instance pool stayed busy for as long as the caller
+    /// may wait (its deadline): the plugin's own calls are slow or stuck.
+    #[error(
+        "could not start: all {share} calls of its share of the instance pool stayed busy for {}ms",
+        .waited.as_millis()
+    )]
+    ShareBusy { share: u32, waited: Duration },
+    /// Every pooled instance stayed busy for as long as the caller may wait (its deadline).
+    #[error("could not start: all {pool} pooled plugin instances stayed busy for {}ms", .waited.as_millis())]
+    PoolBusy { pool: u32, waited: Duration },
     #[error("exceeded its memory limit ({0})")]
     MemoryLimit(MemoryLimitExceeded),
     #[error("trapped: {message}{}", panic_suffix(.guest_message))]
     Trap { message: String, guest_message: Option<String> },
-    #[error("returned {size} bytes of output; the limit is {limit} bytes")]
+    #[error("returned {size} bytes of output; the bound \"{}\" is {limit}", bound::OUTPUT_BYTES)]
     OutputTooLarge { size: usize, limit: usize },
+    /// One of the other bounds on what a call returns (see [`bound`] for their names).
+    #[error("returned {found} {what}; the bound \"{bound}\" is {limit}")]
+    OutputBound { bound: &'static str, what: String, found: usize, limit: usize },
+    /// An event reason Kubernetes would not accept.
+    #[error("returned event #{index} with reason \"{reason}\", which Kubernetes does not accept: {rule}")]
+    InvalidEventReason { index: usize, reason: String, rule: &'static str },
     #[error("returned malformed output: {0}")]
     MalformedOutput(String),
     #[error("reported a failure: {0}")]
     Failed(String),
     #[error("rejected its input: {}", join_errors(.0))]
     InvalidInput(Vec<ecs_plugin_sdk::FieldError>),
-    /// Not the guest's doing: instantiation failed (e.g. all pooled instances busy) or the input
-    /// could not be encoded.
+    /// Instantiation failed (e.g. the component needs more pooled tables or memories than a pool slot
+    /// holds), a WASI call refused the plugin's request (e.g. more random bytes than allowed), or the
+    /// input could not be encoded. The message is escaped, as it may quote the plugin's own names.
     #[error("could not run: {0}")]
     Runtime(String),
 }
@@ -31,15 +52,41 @@ impl Fault {
     pub fn kind(&self) -> &'static str {
         match self {
             Fault::DeadlineExceeded(_) => "deadline_exceeded",
+            Fault::Blocked(_) => "blocked",
+            Fault::ShareBusy { .. } => "share_busy",
+            Fault::PoolBusy { .. } => "pool_busy",
             Fault::MemoryLimit(_) => "memory_limit",
             Fault::Trap { .. } => "trap",
             Fault::OutputTooLarge { .. } => "output_too_large",
+            Fault::OutputBound { .. } => "output_bound",
+            Fault::InvalidEventReason { .. } => "invalid_event_reason",
             Fault::MalformedOutput(_) => "malformed_output",
             Fault::Failed(_) => "failed",
             Fault::InvalidInput(_) => "invalid_input",
             Fault::Runtime(_) => "runtime",
         }
     }
+}
+
+/// The names of the bounds on what a call returns, as faults quote them.
+pub mod bound {
+    pub const OUTPUT_BYTES: &str = "bytes of output per call";
+    pub const OBJECTS: &str = "objects per call";
+    pub const OBJECT_BYTES: &str = "bytes per object";
+    pub const EVENTS: &str = "events per call";
+    pub const FIELD_ERRORS: &str = "field errors per call";
+    pub const MESSAGE_BYTES: &str = "bytes per message";
+    pub const MEMBERS: &str = "members per status";
+}
+
+/// The trap payload of a WASI call that would wait; see `nowait`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("tried to wait on {on} ({call}), which the sandbox does not allow: a plugin must not sleep or block")]
+pub struct WaitDenied {
+    /// What it would have waited on: `a clock` or `a pollable`.
+    pub on: &'static str,
+    /// The WASI function the plugin called, e.g. `wasi:clocks/monotonic-clock.subscribe-duration`.
+    pub call: &'static str,
 }
 
 fn join_errors(errors: &[ecs_plugin_sdk::FieldError]) -> String {
@@ -74,6 +121,8 @@ pub enum LoadError {
     KindMismatch { origin: String, said: String, world: &'static str },
     #[error("{origin}: invalid plugin name {name:?} (lowercase letters, digits and '-', at most 63)")]
     BadName { origin: String, name: String },
+    #[error("{origin}: {message}")]
+    Role { origin: String, message: String },
     #[error("plugin {name} is provided twice: by {first} and by {second}")]
     Duplicate { name: String, first: String, second: String },
     #[error("reading {path}: {message}")]

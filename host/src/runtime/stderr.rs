@@ -1,7 +1,9 @@
 //! A plugin's stderr: kept up to a cap (that is where a Rust panic message lands), silently
 //! discarding the rest so that a chatty or hostile plugin can neither trap on a full pipe nor grow
-//! host memory.
+//! host memory. It is always ready to take more, so a `blocking-write` to it never waits (see
+//! `nowait`). The message quoted in a fault is escaped onto one line (see `text`).
 
+use super::text;
 use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
@@ -30,7 +32,7 @@ impl BoundedStderr {
         buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
-    /// The panic message the guest printed, or its last output, cut to 1 KiB.
+    /// The panic message the guest printed, or its last output, escaped and cut to 1 KiB.
     pub fn guest_message(&self) -> Option<String> {
         let bytes = self.buffer.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let text = String::from_utf8_lossy(&bytes);
@@ -38,20 +40,8 @@ impl BoundedStderr {
         // Rust prints "thread '<unnamed>' panicked at src/lib.rs:1:2:" then the message.
         let start = lines.iter().rposition(|l| l.contains("panicked at")).unwrap_or(0);
         let message = lines[start..].iter().filter(|l| !l.starts_with("note:")).copied().collect::<Vec<_>>().join(" ");
-        (!message.is_empty()).then(|| truncate(message, MESSAGE_BYTES))
+        (!message.is_empty()).then(|| text::escape_bounded(&message, MESSAGE_BYTES).into_owned())
     }
-}
-
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
 }
 
 impl IsTerminal for BoundedStderr {
@@ -121,6 +111,16 @@ mod tests {
         OutputStream::write(&mut s, Bytes::from(vec![b'x'; 1000])).unwrap();
         assert_eq!(s.buffer.lock().unwrap().len(), 64);
         assert!(s.guest_message().unwrap().starts_with("thread '<unnamed>' panicked at"));
+    }
+
+    #[test]
+    fn the_message_is_escaped_onto_one_line() {
+        let mut s = BoundedStderr::new(1 << 10);
+        let panic = "thread '<unnamed>' panicked at src/lib.rs:1:1:\nboom\r\u{1b}[2J{\"level\":\"ERROR\"}\u{2028}x\n";
+        OutputStream::write(&mut s, Bytes::from(panic)).unwrap();
+        let message = s.guest_message().unwrap();
+        assert!(!message.chars().any(text::needs_escape), "{message:?}");
+        assert!(message.ends_with(r#"boom\r\u{1b}[2J{"level":"ERROR"}\u{2028}x"#), "{message}");
     }
 
     #[test]

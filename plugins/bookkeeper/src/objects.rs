@@ -72,6 +72,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
     }
 
     let container = Container {
+        security_context: Some(k8s::container_security_context()),
         name: CONTAINER.to_string(),
         image: Some(image.to_string()),
         image_pull_policy: Some(bk.image.pull_policy.as_str().to_string()),
@@ -118,6 +119,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
                 metadata: Some(ObjectMeta { labels: Some(k8s::labels(n, COMPONENT)), ..Default::default() }),
                 spec: Some(PodSpec {
                     containers: vec![container],
+                    security_context: Some(k8s::pod_security_context()),
                     // Spread over hosts, yet still schedulable on a small cluster with fewer hosts than bookies.
                     affinity: Some(k8s::spread_by_host(n, COMPONENT)),
                     service_account_name: bk.service_account_name.clone(),

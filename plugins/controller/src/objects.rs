@@ -53,6 +53,7 @@ pub fn deployment(cluster: &Cluster, image: &str) -> Deployment {
     let ecs = &cluster.spec.ecs;
 
     let container = Container {
+        security_context: Some(k8s::container_security_context()),
         name: CONTAINER.to_string(),
         image: Some(image.to_string()),
         image_pull_policy: Some(ecs.image.pull_policy.as_str().to_string()),
@@ -85,6 +86,7 @@ pub fn deployment(cluster: &Cluster, image: &str) -> Deployment {
                 metadata: Some(ObjectMeta { labels: Some(k8s::labels(n, COMPONENT)), ..Default::default() }),
                 spec: Some(PodSpec {
                     containers: vec![container],
+                    security_context: Some(k8s::pod_security_context()),
                     // Spread over hosts, yet still schedulable on a cluster with fewer hosts than controllers.
                     affinity: Some(k8s::spread_by_host(n, COMPONENT)),
                     service_account_name: ecs.controller_service_account_name.clone(),

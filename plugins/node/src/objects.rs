@@ -75,6 +75,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring, pod_wir
 
     let cache_mount = k8s::volume_mount(CACHE_VOLUME, CACHE_PATH);
     let container = Container {
+        security_context: Some(k8s::container_security_context()),
         name: CONTAINER.to_string(),
         image: Some(image.to_string()),
         image_pull_policy: Some(ecs.image.pull_policy.as_str().to_string()),
@@ -110,6 +111,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring, pod_wir
                 metadata: Some(ObjectMeta { labels: Some(labels), ..Default::default() }),
                 spec: Some(PodSpec {
                     containers: vec![container],
+                    security_context: Some(k8s::pod_security_context()),
                     volumes: (!pod_wiring.volumes.is_empty()).then(|| pod_wiring.volumes.clone()),
                     // Spreads the nodes over hosts when it can, without blocking scheduling when it cannot.
                     affinity: Some(k8s::spread_by_host(n, COMPONENT)),
@@ -160,7 +162,12 @@ pub fn external_services(cluster: &Cluster) -> Vec<Service> {
                 spec: Some(ServiceSpec {
                     type_: Some(external.service_type.as_str().to_string()),
                     ports: Some(vec![k8s::service_port(PORT_NAME, SERVER_PORT)]),
-                    selector: Some(BTreeMap::from([(k8s::LABEL_POD_NAME.to_string(), pod)])),
+                    // The cluster's labels too: a selector picks only this cluster's pods (the operator's rule).
+                    selector: Some({
+                        let mut selector = k8s::labels(&cluster.name, COMPONENT);
+                        selector.insert(k8s::LABEL_POD_NAME.to_string(), pod);
+                        selector
+                    }),
                     // Keeps the client's source address and avoids a second hop to another host.
                     external_traffic_policy: Some("Local".to_string()),
                     ..Default::default()

@@ -232,8 +232,15 @@ fn seed_container_runs_the_segment_store_with_tier2_mounted() {
             "resources": {
                 "requests": {"cpu": "500m", "memory": "1Gi"},
                 "limits": {"cpu": "1", "memory": "2Gi"}
-            }
+            },
+            "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}
         })
+    );
+    // Pod Security "restricted": a non-root user owning the volumes, the runtime's seccomp profile.
+    assert_eq!(
+        pod["securityContext"],
+        json!({"runAsNonRoot": true, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
+            "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"}})
     );
     assert_eq!(pod["volumes"], json!([{"name": "tier2", "persistentVolumeClaim": {"claimName": "ecs-tier2"}}]));
     assert_eq!(
@@ -367,7 +374,8 @@ fn external_access_gives_each_node_its_own_service() {
             json!({
                 "type": "LoadBalancer",
                 "ports": [{"name": "server", "port": 12345, "protocol": "TCP", "targetPort": 12345}],
-                "selector": {"statefulset.kubernetes.io/pod-name": name},
+                "selector": {"app": "ecs-cluster", "ecs_cluster": "ecs", "component": "ecs-node",
+                    "statefulset.kubernetes.io/pod-name": name},
                 "externalTrafficPolicy": "Local"
             })
         );

@@ -36,7 +36,9 @@ fn check(config: &Config, config_path: &str) -> Vec<FieldError> {
 
 impl Tier2Provider for NfsInline {
     fn describe() -> PluginInfo {
-        ecs_plugin_sdk::plugin_info!("tier2-nfs-inline", PluginKind::Tier2Provider, "tier2", &[])
+        // An inline NFS volume is not allowed by Pod Security "restricted": the operator's admin grants
+        // it to this plugin (`--grant tier2-nfs-inline=volumes:nfs`), and the namespace needs "baseline".
+        ecs_plugin_sdk::plugin_info!("tier2-nfs-inline", PluginKind::Tier2Provider, "tier2", &["volumes:nfs"])
     }
 
     fn validate(input: &Tier2Input) -> Vec<FieldError> {

@@ -160,6 +160,16 @@ pub struct PluginTier2Spec {
     #[serde(default = "empty_object")]
     #[schemars(schema_with = "free_form_object")]
     pub config: serde_json::Value,
+    /// Secrets of the cluster's namespace the plugin may hand the nodes (as environment with a
+    /// prefix, or as a volume), e.g. its credentials. It may use no other Secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    /// ConfigMaps of the namespace the plugin may mount in the nodes, e.g. a CA bundle.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_maps: Vec<String>,
+    /// Existing PersistentVolumeClaims the plugin may mount in the nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub persistent_volume_claims: Vec<String>,
 }
 
 fn empty_object() -> serde_json::Value {
