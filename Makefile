@@ -71,10 +71,14 @@ unit: build
 
 cases: build
 	$(BIN) test tests/cases
+	# An upgrade recorded live step by step (host/tests/upgrade.rs): each step replays the rollout
+	# decision the operator took next.
+	$(BIN) test tests/recorded-upgrade
 	$(BIN) test plugins/examples/tier2-nfs-inline/cases --plugin-dir $(EXAMPLE_PLUGIN_DIR) --grant tier2-nfs-inline=volumes:nfs
 
 schema-check: cases
-	scripts/validate-schemas.sh $(KUBE_VERSION) tests/cases/*/expected.yaml plugins/examples/*/cases/*/expected.yaml
+	scripts/validate-schemas.sh $(KUBE_VERSION) tests/cases/*/expected.yaml tests/recorded-upgrade/*/expected.yaml \
+		plugins/examples/*/cases/*/expected.yaml
 
 test: lint unit cases schema-check integration
 

@@ -103,6 +103,11 @@ pub struct RenderArgs {
 pub struct ValidateArgs {
     #[arg(short = 'f', long = "filename")]
     pub file: PathBuf,
+    /// Check the manifest as an update of this stored object (e.g. `kubectl get -o yaml`, with its
+    /// status): the version rules (no downgrade except back to status.previousVersion, no change
+    /// during an upgrade) apply.
+    #[arg(long = "old")]
+    pub old: Option<PathBuf>,
     #[command(flatten)]
     pub plugins: PluginArgs,
 }
@@ -237,9 +242,20 @@ fn print(text: &str) -> Result<(), Failure> {
 }
 
 fn admitted_cluster(path: &Path) -> Result<ecs_plugin_sdk::Cluster, Failure> {
-    let manifest = read_input(path)?;
-    let raw = load::cluster_document(&manifest).map_err(|e| Failure::invalid(&e))?;
-    let cr = load::admit(&raw).map_err(|e| Failure::invalid(&e))?;
+    admitted_update(None, path)
+}
+
+/// The manifest at `path`, admitted as a create or as an update of the object at `old`.
+fn admitted_update(old: Option<&Path>, path: &Path) -> Result<ecs_plugin_sdk::Cluster, Failure> {
+    let document = |path: &Path| -> Result<serde_json::Value, Failure> {
+        load::cluster_document(&read_input(path)?).map_err(|e| Failure::invalid(&e))
+    };
+    let raw = document(path)?;
+    let cr = match old {
+        Some(old) => load::admit_update(&document(old)?, &raw),
+        None => load::admit(&raw),
+    }
+    .map_err(|e| Failure::invalid(&e))?;
     Ok(load::plugin_cluster(&cr))
 }
 
@@ -268,7 +284,7 @@ pub fn render(args: &RenderArgs) -> Result<(), Failure> {
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
-    let cluster = admitted_cluster(&args.file)?;
+    let cluster = admitted_update(args.old.as_deref(), &args.file)?;
     let plugins = args.plugins.load()?;
     let errors = pipeline::validate(&plugins, &cluster)?;
     if !errors.is_empty() {

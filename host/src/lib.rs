@@ -19,6 +19,7 @@ pub mod plugins;
 pub mod policy;
 pub mod quantity;
 pub mod record;
+pub mod rollout;
 pub mod runtime;
 pub mod telemetry;
 pub mod testcases;

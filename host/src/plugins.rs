@@ -116,6 +116,15 @@ impl PluginSet {
         self.plugins.values()
     }
 
+    /// The reconcilers by the component label they stamp (`bookie` -> `bookkeeper`).
+    pub fn reconciler_components(&self) -> BTreeMap<String, String> {
+        RECONCILERS
+            .iter()
+            .filter_map(|name| self.plugins.get(*name))
+            .map(|p| (p.info.component.clone(), p.info.name.clone()))
+            .collect()
+    }
+
     /// Every component label in use: the reconcilers' and the loaded Tier-2 providers'.
     pub fn components(&self) -> BTreeSet<String> {
         self.plugins.values().map(|p| p.info.component.clone()).collect()

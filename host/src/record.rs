@@ -18,7 +18,9 @@ use std::path::Path;
 /// Server-populated fields that vary between captures and say nothing about the cluster.
 fn clean(mut object: Value) -> Value {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        for field in ["managedFields", "resourceVersion", "uid", "creationTimestamp", "generation"] {
+        // `generation` stays: against `status.observedGeneration` it tells whether a workload
+        // controller has seen the latest template, which rollout decisions depend on.
+        for field in ["managedFields", "resourceVersion", "uid", "creationTimestamp"] {
             meta.remove(field);
         }
         if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
@@ -51,12 +53,19 @@ pub async fn record(
         .get(name)
         .await
         .with_context(|| format!("reading ECSCluster {namespace}/{name}"))?;
-    let cluster = json!({
+    // The status carries the upgrade state machine; with the capture time, `test` replays the
+    // operator's next rollout decision exactly.
+    let recorded_at = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second)?.to_string();
+    let mut cluster = json!({
         "apiVersion": crate::crd::API_VERSION,
         "kind": crate::crd::KIND,
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace,
+            "annotations": {crate::rollout::RECORDED_AT_ANNOTATION: recorded_at}},
         "spec": cr.spec,
     });
+    if let Some(status) = &cr.status {
+        cluster["status"] = serde_json::to_value(status)?;
+    }
     // What the operator observes of the cluster: its objects (by the ownership rule), then its pods.
     let id = cluster_id(&cr);
     let selector = ListParams::default().labels(&format!("{LABEL_CLUSTER}={name}"));

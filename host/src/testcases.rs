@@ -7,6 +7,7 @@
 use crate::output;
 use crate::pipeline::{self, load};
 use crate::plugins::PluginSet;
+use crate::rollout;
 use similar::TextDiff;
 use std::path::{Path, PathBuf};
 
@@ -54,16 +55,67 @@ pub fn run_case(plugins: &PluginSet, dir: &Path) -> Result<Outcome, String> {
 }
 
 /// Admits and renders one manifest; every failure becomes the text the CLI prints for it.
+///
+/// A manifest with a `status` (as `ecs-operator record` writes it) is a cluster caught mid-life:
+/// the rollout state machine runs as the operator would at the recorded moment, the plugins render
+/// the versions it chooses, and the status golden also holds its decision (versions, upgrade state,
+/// the pod it would restart next, its Events).
 pub fn render_manifest(plugins: &PluginSet, manifest: &str, observed: &[serde_json::Value]) -> Outcome {
-    let cluster = match load::cluster_document(manifest).and_then(|raw| load::admit(&raw)) {
-        Ok(cr) => load::plugin_cluster(&cr),
+    let cr = match load::cluster_document(manifest).and_then(|raw| load::admit(&raw)) {
+        Ok(cr) => cr,
         Err(errors) => return Outcome::Error(field_error_lines(&errors)),
     };
-    let versions = pipeline::target_versions(&cluster);
+    let cluster = load::plugin_cluster(&cr);
+    let components = plugins.reconciler_components();
+    let replay = cr.status.as_ref().map(|status| {
+        let views = rollout::view::components(observed, &components);
+        (rollout::advance(Some(status), &cr.spec, &views, recorded_at(&cr)), views)
+    });
+    let versions = match &replay {
+        Some((step, _)) => step.versions.clone(),
+        None => pipeline::target_versions(&cluster),
+    };
     match pipeline::render(plugins, &cluster, observed, &versions) {
-        Ok(rendered) => Outcome::Plan { objects: output::yaml(&rendered.objects), status: status_yaml(&rendered) },
+        Ok(rendered) => {
+            let mut status = status_yaml(&rendered);
+            if let Some((step, views)) = &replay {
+                let restart = rollout::restarts(step, views, &rollout::desired_hashes(&rendered.objects, &components));
+                status.push_str(&rollout_yaml(step, restart.as_ref()));
+            }
+            Outcome::Plan { objects: output::yaml(&rendered.objects), status }
+        }
         Err(e) => Outcome::Error(error_text(&e)),
     }
+}
+
+/// When a recorded cluster was captured (its annotation), else the Unix epoch.
+fn recorded_at(cr: &crate::crd::ECSCluster) -> k8s_openapi::jiff::Timestamp {
+    cr.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(rollout::RECORDED_AT_ANNOTATION))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default()
+}
+
+/// The rollout's decision, as a YAML document appended to the status golden.
+fn rollout_yaml(step: &rollout::Step, restart: Option<&rollout::Restart>) -> String {
+    let events: Vec<serde_json::Value> = step
+        .events
+        .iter()
+        .map(|e| serde_json::json!({"type": if e.warning { "Warning" } else { "Normal" }, "reason": e.reason, "message": e.message}))
+        .collect();
+    let doc = serde_json::json!({"rollout": {
+        "versions": step.versions,
+        "currentVersion": step.current_version,
+        "previousVersion": step.previous_version,
+        "versionHistory": step.history,
+        "upgrade": step.upgrade,
+        "stalled": step.stalled,
+        "restart": restart.map(|r| serde_json::json!({"pod": r.pod, "reason": r.reason})),
+        "events": events,
+    }});
+    serde_yaml::to_string(&doc).expect("JSON values always serialize to YAML")
 }
 
 pub fn field_error_lines(errors: &[ecs_plugin_sdk::FieldError]) -> String {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make integration`: host/tests/cluster.rs against the local control plane. Starts the control
-# plane if it is not running, and then stops it again afterwards; a running one (e.g. `make demo`)
+# `make integration`: the kwok stages (kwok-stages-test.sh) and host/tests/cluster.rs against the
+# local control plane. Starts the control plane if it is not running (or was created with other kwok
+# stages: `up` recreates it), and then stops it again afterwards; a running one (e.g. `make demo`)
 # is used as it is and left running.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -10,7 +11,13 @@ if ! "$CLUSTER" status; then
   trap '"$CLUSTER" down' EXIT
 fi
 export ECS_TEST_KUBECONFIG="$("$CLUSTER" kubeconfig)" ECS_TEST_KUBECTL="$BIN_DIR/kubectl"
+# First the control plane itself: kwok's default behaviour and our failing-pod stages.
+"$ROOT/tests/cluster/kwok-stages-test.sh"
 cd "$ROOT"
 "${CARGO:-cargo}" test -p ecs-operator --test cluster -- --ignored --test-threads=1
+# Rolling upgrades: order, one pod at a time, failures, rollbacks, a killed operator, replays.
+"${CARGO:-cargo}" test -p ecs-operator --test upgrade -- --ignored --test-threads=1
+# The version rules: offline admission against the API server's CEL, case by case.
+"${CARGO:-cargo}" test -p ecs-operator --test version_rules -- --nocapture
 # The host's Pod Security verdicts against the API server's PodSecurity admission.
 "${CARGO:-cargo}" test -p ecs-operator --test pod_security -- --ignored --nocapture

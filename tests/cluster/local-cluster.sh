@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on 127.0.0.1, built from the upstream Go modules (no downloads of
 # prebuilt binaries): etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, with
-# kwok simulating nodes so StatefulSets and Deployments get Running, Ready pods without containers.
+# kwok simulating nodes so StatefulSets and Deployments get Running, Ready pods without containers
+# (and failing ones on demand: kwok-stages.yaml).
 #
 #   local-cluster.sh build   build the binaries once into $CACHE (about 16 minutes cold on 2 cores)
 #   local-cluster.sh up      build if needed, start the cluster, wait until it is ready
 #   local-cluster.sh env     print `export KUBECONFIG=...` for the running cluster
 #   local-cluster.sh kubeconfig   print the kubeconfig's path
-#   local-cluster.sh status  exit 0 if the cluster is up
+#   local-cluster.sh status  exit 0 if the cluster is up and was created from the current configuration
 #   local-cluster.sh down    stop everything this script started and remove its state
 set -euo pipefail
 
@@ -18,6 +19,10 @@ CLUSTER_NAME="${CLUSTER_NAME:-ecs-operator}"
 CACHE="${ECS_K8S_CACHE:-${TOOLS_CACHE:-$HOME/.cache/ecs-operator}/k8s-$K8S_VERSION}"
 BIN="$CACHE/bin"
 STATE="$HOME/.kwok/clusters/$CLUSTER_NAME"
+# Our kwok Stages (failing pods on demand); see the file.
+STAGES="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kwok-stages.yaml"
+# The hash of the configuration a cluster was created from, kept in its state directory.
+CONFIG_STAMP="$STATE/ecs-operator-config.sha256"
 
 log() { echo "[local-cluster] $*" >&2; }
 
@@ -80,9 +85,29 @@ build() {
   log "binaries ready in $BIN"
 }
 
-write_config() {
-  mkdir -p "$CACHE/config"
-  cat > "$CACHE/config/audit-policy.yaml" <<'YAML'
+# kwok's default stages, from the kwok module the binaries are built from: kwokctl drops all of its
+# defaults (nodes' included) as soon as its configuration holds one Stage, so ours come with them.
+# These five are what kwokctl 0.8 saves for this configuration (pkg/kwokctl/runtime/cluster.go,
+# Save): with a node lease the heartbeat is node-heartbeat-with-lease, and its delays stay as they
+# are because the status update period (10 s x heartbeat factor 5) is below the stage's 600 s.
+default_stages() {
+  local json dir f
+  # Outside any module, so that no go.mod or go.sum is touched.
+  mkdir -p "$CACHE"
+  json="$(cd "$CACHE" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION")" \
+    || { log "go mod download sigs.k8s.io/kwok@$KWOK_VERSION failed: $json"; exit 1; }
+  dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")"
+  [ -n "$dir" ] || { log "go mod download did not say where sigs.k8s.io/kwok@$KWOK_VERSION is: $json"; exit 1; }
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+      pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    f="$dir/kustomize/stage/$f"
+    [ -f "$f" ] || { log "kwok's default stage $f is missing"; exit 1; }
+    printf -- '---\n%s\n' "$(<"$f")"
+  done
+}
+
+audit_policy() {
+  cat <<'YAML'
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
@@ -91,7 +116,11 @@ rules:
   verbs: [create, update, patch, delete, deletecollection]
 - level: None
 YAML
-  cat > "$CACHE/config/kwokctl.yaml" <<YAML
+}
+
+kwokctl_config() {
+  [ -f "$STAGES" ] || { log "$STAGES is missing"; exit 1; }
+  cat <<YAML
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
@@ -114,17 +143,38 @@ componentsPatches:
   - key: enable-hostpath-provisioner
     value: "true"
 YAML
+  # Stages ride along as further documents of the same file (kwokctl --config takes any number).
+  default_stages
+  printf -- '---\n%s\n' "$(<"$STAGES")"
+}
+
+# What a cluster is created from; `up` recreates a cluster whose stamp differs.
+config_hash() { { audit_policy; kwokctl_config; } | sha256sum | cut -d' ' -f1; }
+
+write_config() {
+  mkdir -p "$CACHE/config"
+  audit_policy > "$CACHE/config/audit-policy.yaml"
+  kwokctl_config > "$CACHE/config/kwokctl.yaml.tmp"
+  mv "$CACHE/config/kwokctl.yaml.tmp" "$CACHE/config/kwokctl.yaml"
 }
 
 up() {
   build
   write_config
-  if [ -f "$STATE/kubeconfig.yaml" ] && KUBECONFIG="$STATE/kubeconfig.yaml" "$BIN/kubectl" get --raw /readyz >/dev/null 2>&1; then
+  local want; want="$(config_hash)"
+  # kwok reads its stages once, from the copy kwokctl made at creation, and `create` restarts an
+  # existing cluster as it was: a cluster from another configuration (say, other stages) is replaced.
+  if [ -d "$STATE" ] && [ "$(cat "$CONFIG_STAMP" 2>/dev/null || true)" != "$want" ]; then
+    log "cluster $CLUSTER_NAME was created from another configuration (kwok stages?); recreating it"
+    down
+  fi
+  if running; then
     log "cluster $CLUSTER_NAME already running"; return
   fi
   log "starting cluster $CLUSTER_NAME (Kubernetes $K8S_VERSION)"
   PATH="$BIN:$PATH" "$BIN/kwokctl" create cluster --name "$CLUSTER_NAME" --config "$CACHE/config/kwokctl.yaml" \
     --timeout 5m --wait 2m >&2
+  echo "$want" > "$CONFIG_STAMP"
   export KUBECONFIG="$STATE/kubeconfig.yaml"
   # One simulated node, and the storage classes the seed's example uses.
   "$BIN/kubectl" apply -f - >/dev/null <<'YAML'
@@ -156,6 +206,10 @@ YAML
   log "ready: export KUBECONFIG=$KUBECONFIG"
 }
 
+running() {
+  [ -f "$STATE/kubeconfig.yaml" ] && "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig.yaml" get --raw /readyz >/dev/null 2>&1
+}
+
 down() {
   if [ -x "$BIN/kwokctl" ] && [ -d "$STATE" ]; then
     PATH="$BIN:$PATH" "$BIN/kwokctl" delete cluster --name "$CLUSTER_NAME" >&2 || true
@@ -170,7 +224,7 @@ case "${1:-}" in
   up) up ;;
   env) echo "export KUBECONFIG=$STATE/kubeconfig.yaml" ;;
   kubeconfig) echo "$STATE/kubeconfig.yaml" ;;
-  status) [ -f "$STATE/kubeconfig.yaml" ] && "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig.yaml" get --raw /readyz >/dev/null 2>&1 ;;
+  status) running && [ "$(cat "$CONFIG_STAMP" 2>/dev/null || true)" = "$(config_hash)" ] ;;
   down) down ;;
   *) echo "usage: $0 build|up|env|kubeconfig|status|down" >&2; exit 2 ;;
 esac

@@ -205,6 +205,29 @@ pub async fn status(
     Ok(true)
 }
 
+/// Deletes a pod if it is still the one seen (`uid`); false when it is gone or replaced already.
+pub async fn delete_pod(
+    client: &Client,
+    metrics: &Metrics,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+) -> Result<bool, ApplyError> {
+    let api = dynamic_api(client, "v1", "Pod", Some(namespace));
+    let params = DeleteParams {
+        preconditions: Some(Preconditions { uid: Some(uid.to_string()), resource_version: None }),
+        ..DeleteParams::default()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => {
+            metrics.wrote("Pod", "delete");
+            Ok(true)
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(false),
+        Err(source) => Err(ApplyError { verb: "delete", object: format!("Pod/{name}"), source }),
+    }
+}
+
 /// Deletes the cluster's PersistentVolumes (cluster-scoped, so not garbage-collected with it).
 pub async fn delete_volumes(client: &Client, metrics: &Metrics, volumes: &[Value]) -> Result<usize, ApplyError> {
     let mut deleted = 0;

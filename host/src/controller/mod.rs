@@ -206,16 +206,16 @@ pub async fn run(
     Ok(())
 }
 
-/// Triggers: owned objects map to their ECSCluster by owner reference; pods and volumes, which
-/// carry none to it, by their cluster label.
+/// Triggers, one per managed kind and the pods: namespaced objects map to their ECSCluster by owner
+/// reference; pods and cluster-scoped objects, which carry none to it, by their cluster label.
 fn with_triggers(controller: Controller<ECSCluster>, w: observe::Watches) -> Controller<ECSCluster> {
+    let mut controller = controller.watches_stream(w.pods, |pod| observe::cluster_of(&pod));
+    for (kind, resource, watch) in w.managed {
+        controller = if kind.namespaced {
+            controller.owns_stream_with(watch, resource)
+        } else {
+            controller.watches_stream_with(watch, |o| observe::cluster_of_cluster_scoped(&o), resource)
+        };
+    }
     controller
-        .owns_stream(w.stateful_sets)
-        .owns_stream(w.deployments)
-        .owns_stream(w.services)
-        .owns_stream(w.config_maps)
-        .owns_stream(w.pdbs)
-        .owns_stream(w.claims)
-        .watches_stream(w.pods, |pod| observe::cluster_of(&pod))
-        .watches_stream(w.volumes, |pv| observe::cluster_of_volume(&pv))
 }

@@ -4,11 +4,12 @@
 
 use super::ownership::{self, ClusterId};
 use crate::crd::ECSCluster;
+use crate::kinds::{self, ManagedKind};
 use ecs_plugin_sdk::k8s::{APP, LABEL_APP, LABEL_CLUSTER, LABEL_MANAGED_BY, MANAGED_BY};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Service};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::DynamicObject;
+use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -17,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::sync::Arc;
 
 /// Which namespaces the operator manages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,12 +67,27 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + Hash + Clone,
 {
-    let (reader, writer) = reflector::store();
+    reflect_with(api, Default::default(), selector, deletions)
+}
+
+/// [`reflect`] for a kind known at run time (`dyntype`).
+pub fn reflect_with<K>(
+    api: Api<K>,
+    dyntype: K::DynamicType,
+    selector: Option<&str>,
+    deletions: bool,
+) -> (Store<K>, Watch<K>)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    let writer = reflector::store::Writer::new(dyntype.clone());
+    let reader = writer.as_reader();
     let mut config = watcher::Config::default().any_semantic();
     if let Some(selector) = selector {
         config = config.labels(selector);
     }
-    let kind = K::kind(&Default::default()).to_string();
+    let kind = K::kind(&dyntype).to_string();
     let events =
         watcher(api, config).default_backoff().modify(|o: &mut K| o.managed_fields_mut().clear()).reflect(writer);
     let objects = if deletions { events.touched_objects().boxed() } else { events.applied_objects().boxed() };
@@ -90,101 +107,74 @@ where
     (reader, Box::pin(stream))
 }
 
-/// The caches, one per kind.
+/// The caches: one per managed kind (from [`kinds::MANAGED`]), and the pods.
 #[derive(Clone)]
 pub struct Stores {
-    pub stateful_sets: Store<StatefulSet>,
-    pub deployments: Store<Deployment>,
-    pub services: Store<Service>,
-    pub config_maps: Store<ConfigMap>,
-    pub pdbs: Store<PodDisruptionBudget>,
-    pub claims: Store<PersistentVolumeClaim>,
-    pub volumes: Store<PersistentVolume>,
+    managed: Arc<Vec<(&'static ManagedKind, Store<DynamicObject>)>>,
     pub pods: Store<Pod>,
 }
 
 /// The watches behind [`Stores`], handed to the controller as triggers.
 pub struct Watches {
-    pub stateful_sets: Watch<StatefulSet>,
-    pub deployments: Watch<Deployment>,
-    pub services: Watch<Service>,
-    pub config_maps: Watch<ConfigMap>,
-    pub pdbs: Watch<PodDisruptionBudget>,
-    pub claims: Watch<PersistentVolumeClaim>,
-    pub volumes: Watch<PersistentVolume>,
+    pub managed: Vec<(&'static ManagedKind, ApiResource, Watch<DynamicObject>)>,
     pub pods: Watch<Pod>,
+}
+
+/// The API resource of a managed kind.
+pub fn api_resource(kind: &ManagedKind) -> ApiResource {
+    let (group, version) = kind.api_version.split_once('/').unwrap_or(("", kind.api_version));
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind.kind), kind.plural)
 }
 
 impl Stores {
     pub fn start(client: &Client, scope: &Scope) -> (Stores, Watches) {
         let managed = managed_selector();
-        let (stateful_sets, w_sts) = reflect(scope.api(client), Some(&managed), true);
-        let (deployments, w_deploy) = reflect(scope.api(client), Some(&managed), true);
-        let (services, w_svc) = reflect(scope.api(client), Some(&managed), true);
-        let (config_maps, w_cm) = reflect(scope.api(client), Some(&managed), true);
-        let (pdbs, w_pdb) = reflect(scope.api(client), Some(&managed), true);
-        let (claims, w_pvc) = reflect(scope.api(client), Some(&managed), true);
-        // PersistentVolumes are cluster-scoped; only Tier-2 providers granted them create any.
-        let (volumes, w_pv) = reflect(Api::all(client.clone()), Some(&managed), true);
+        let mut stores = Vec::new();
+        let mut watches = Vec::new();
+        for kind in kinds::MANAGED {
+            let resource = api_resource(kind);
+            // Cluster-scoped kinds (PersistentVolumes) are watched everywhere; only plugins granted
+            // them create any.
+            let api = match scope {
+                Scope::Namespace(ns) if kind.namespaced => Api::namespaced_with(client.clone(), ns, &resource),
+                _ => Api::all_with(client.clone(), &resource),
+            };
+            let (store, watch) = reflect_with(api, resource.clone(), Some(&managed), true);
+            stores.push((kind, store));
+            watches.push((kind, resource, watch));
+        }
         let (pods, w_pods) = reflect(scope.api(client), Some(&pod_selector()), true);
-        let stores = Stores { stateful_sets, deployments, services, config_maps, pdbs, claims, volumes, pods };
-        let watches = Watches {
-            stateful_sets: w_sts,
-            deployments: w_deploy,
-            services: w_svc,
-            config_maps: w_cm,
-            pdbs: w_pdb,
-            claims: w_pvc,
-            volumes: w_pv,
-            pods: w_pods,
-        };
-        (stores, watches)
+        (Stores { managed: Arc::new(stores), pods }, Watches { managed: watches, pods: w_pods })
     }
 
     /// Waits until every cache holds its first full listing.
     pub async fn ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        async fn one<K>(kind: &str, store: &Store<K>) -> Result<(), reflector::store::WriterDropped>
-        where
-            K: Resource + Clone + 'static,
-            K::DynamicType: Eq + Hash + Clone,
-        {
+        for (kind, store) in self.managed.iter() {
             store.wait_until_ready().await?;
-            tracing::debug!(kind, "cache synced");
-            Ok(())
+            tracing::debug!(kind = kind.kind, "cache synced");
         }
-        futures::try_join!(
-            one("StatefulSet", &self.stateful_sets),
-            one("Deployment", &self.deployments),
-            one("Service", &self.services),
-            one("ConfigMap", &self.config_maps),
-            one("PodDisruptionBudget", &self.pdbs),
-            one("PersistentVolumeClaim", &self.claims),
-            one("PersistentVolume", &self.volumes),
-            one("Pod", &self.pods),
-        )?;
+        self.pods.wait_until_ready().await?;
+        tracing::debug!(kind = "Pod", "cache synced");
         Ok(())
     }
 
-    /// Every managed object of the cluster (not pods), as JSON, for apply and prune decisions: the
-    /// objects labelled for it that also belong to it ([`ownership::belongs_to`]).
+    /// Every managed object of the cluster (not pods), as JSON, in the table's order, for apply and
+    /// prune decisions: the objects labelled for it that also belong to it
+    /// ([`ownership::belongs_to`]).
     pub fn managed(&self, cluster: &ClusterId) -> Vec<Value> {
         let mut out = Vec::new();
-        collect(&self.stateful_sets, cluster, &mut out);
-        collect(&self.deployments, cluster, &mut out);
-        collect(&self.services, cluster, &mut out);
-        collect(&self.config_maps, cluster, &mut out);
-        collect(&self.pdbs, cluster, &mut out);
-        collect(&self.claims, cluster, &mut out);
-        let mut volumes: Vec<Value> = self
-            .volumes
-            .state()
-            .iter()
-            .filter(|pv| labelled_for(pv.as_ref(), &cluster.name))
-            .map(|pv| to_json(pv.as_ref()))
-            .filter(|pv| ownership::belongs_to(pv, cluster))
-            .collect();
-        volumes.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
-        out.extend(volumes);
+        for (kind, store) in self.managed.iter() {
+            let mut objects: Vec<Value> = store
+                .state()
+                .iter()
+                .filter(|o| !kind.namespaced || o.metadata.namespace.as_deref() == Some(cluster.namespace.as_str()))
+                .filter(|o| labelled_for(o.as_ref(), &cluster.name))
+                .map(|o| typed_json(kind, o))
+                .filter(|o| ownership::belongs_to(o, cluster))
+                .collect();
+            objects.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+            out.extend(objects);
+        }
         out
     }
 
@@ -206,28 +196,20 @@ impl Stores {
     }
 }
 
+/// A cached object as JSON with its type: list and watch items need not carry `apiVersion`/`kind`.
+fn typed_json(kind: &ManagedKind, object: &DynamicObject) -> Value {
+    let mut value = to_json(object);
+    value["apiVersion"] = Value::from(kind.api_version);
+    value["kind"] = Value::from(kind.kind);
+    value
+}
+
 fn labelled_for<K: Resource>(object: &K, cluster: &str) -> bool {
     object.labels().get(LABEL_CLUSTER).map(String::as_str) == Some(cluster)
 }
 
 fn to_json<K: Serialize>(object: &K) -> Value {
     serde_json::to_value(object).expect("API objects always serialize")
-}
-
-/// The cluster's objects of one cache: labelled for it (the cheap filter) and belonging to it.
-fn collect<K>(store: &Store<K>, cluster: &ClusterId, out: &mut Vec<Value>)
-where
-    K: Resource + Clone + Serialize + 'static,
-    K::DynamicType: Eq + Hash + Clone,
-{
-    let mut objects: Vec<_> = store
-        .state()
-        .into_iter()
-        .filter(|o| o.meta().namespace.as_deref() == Some(cluster.namespace.as_str()))
-        .filter(|o| labelled_for(o.as_ref(), &cluster.name))
-        .collect();
-    objects.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
-    out.extend(objects.iter().map(|o| to_json(o.as_ref())).filter(|o| ownership::belongs_to(o, cluster)));
 }
 
 /// The ECSCluster an object belongs to, from its cluster label (pods and volumes carry no owner
@@ -238,9 +220,10 @@ pub fn cluster_of<K: Resource>(object: &K) -> Option<ObjectRef<ECSCluster>> {
     Some(ObjectRef::new(cluster).within(&namespace))
 }
 
-/// The ECSCluster a PersistentVolume belongs to: its label, and the namespace of the claim it reserves.
-pub fn cluster_of_volume(pv: &PersistentVolume) -> Option<ObjectRef<ECSCluster>> {
-    let cluster = pv.labels().get(LABEL_CLUSTER)?;
-    let namespace = pv.spec.as_ref()?.claim_ref.as_ref()?.namespace.clone()?;
-    Some(ObjectRef::new(cluster).within(&namespace))
+/// The ECSCluster a cluster-scoped object (a PersistentVolume) belongs to: its cluster label, and
+/// the namespace of the claim it reserves (it cannot carry an owner reference to a namespaced owner).
+pub fn cluster_of_cluster_scoped(object: &DynamicObject) -> Option<ObjectRef<ECSCluster>> {
+    let cluster = object.labels().get(LABEL_CLUSTER)?;
+    let namespace = object.data.pointer("/spec/claimRef/namespace")?.as_str()?;
+    Some(ObjectRef::new(cluster).within(namespace))
 }

@@ -6,6 +6,9 @@ use super::status::{self, Outcome};
 use super::{Context, FINALIZER};
 use crate::crd::ECSCluster;
 use crate::pipeline::{self, RenderError, Rendered, load};
+use crate::rollout;
+use ecs_plugin_sdk::Versions;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -100,13 +103,13 @@ async fn render(
     ctx: &Context,
     cr: &ECSCluster,
     observed: Vec<Value>,
+    versions: Versions,
 ) -> Result<(Result<Rendered, RenderError>, Vec<Value>), ReconcileError> {
     let cluster = load::plugin_cluster(cr);
     let plugins = ctx.plugins.clone();
     let siblings = siblings(ctx, cr);
     // Plugin calls are synchronous wasm execution (bounded by their deadline): off the async workers.
     tokio::task::spawn_blocking(move || {
-        let versions = pipeline::target_versions(&cluster);
         (pipeline::render_among(&plugins, &cluster, &observed, &versions, &siblings), observed)
     })
     .await
@@ -116,7 +119,12 @@ async fn render(
 async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), ReconcileError> {
     let id = cluster_id(cr);
     let generation = cr.meta().generation.unwrap_or(0);
-    let (rendered, observed) = render(ctx, cr, ctx.stores.observed(&id)).await?;
+    let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default();
+    let observed = ctx.stores.observed(&id);
+    // Where version changes stand decides the versions each component is rendered with.
+    let views = rollout::view::components(&observed, &ctx.plugins.reconciler_components());
+    let step = rollout::advance(cr.status.as_ref(), &cr.spec, &views, now);
+    let (rendered, observed) = render(ctx, cr, observed, step.versions.clone()).await?;
     let mut failure = None;
     let mut writes = Writes::default();
     let outcome = match &rendered {
@@ -134,7 +142,14 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
             match result {
                 Ok(w) => {
                     writes = w;
-                    Outcome::Applied(rendered)
+                    match restart_next(ctx, cr, &step, &views, rendered).await {
+                        Ok(()) => Outcome::Applied(rendered, &step),
+                        Err(e) => {
+                            let message = e.to_string();
+                            failure = Some(ReconcileError::Api(e));
+                            Outcome::ApplyFailed(message)
+                        }
+                    }
                 }
                 Err(SyncError::Api(e)) => {
                     let message = e.to_string();
@@ -160,12 +175,19 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
             Outcome::PolicyViolation(v.to_string())
         }
     };
-    let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default();
     let new_status = status::compute(cr.status.as_ref(), generation, &outcome, &now.to_string());
     publish_writes(ctx, cr, &writes, rendered.as_ref().ok()).await;
+    if matches!(outcome, Outcome::Applied(..)) {
+        for e in &step.events {
+            let type_ = if e.warning { EventType::Warning } else { EventType::Normal };
+            publish(ctx, cr, type_, e.reason, e.message.clone()).await;
+        }
+    }
+    // Mid-upgrade every restarted pod flips Ready; its PodRestarted Event already says so.
+    let upgrading = step.upgrade.as_ref().is_some_and(|u| u.phase.in_progress());
     for c in status::transitions(cr.status.as_ref(), &new_status) {
         let (type_, wanted) = match c.type_.as_str() {
-            status::READY if c.status == "True" => (EventType::Normal, true),
+            status::READY if c.status == "True" => (EventType::Normal, !upgrading),
             status::SPEC_VALID if c.status == "False" => (EventType::Warning, true),
             // An invalid spec already has its SpecValid event.
             status::DEGRADED if c.status == "True" && c.reason.as_deref() != Some("InvalidSpec") => {
@@ -182,9 +204,40 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
     match failure {
         Some(e) => Err(e),
         None if matches!(outcome, Outcome::Invalid(_)) => Ok(("invalid", Action::await_change())),
-        None if writes.is_empty() => Ok(("unchanged", Action::requeue(RESYNC))),
-        None => Ok(("applied", Action::requeue(RESYNC))),
+        None => {
+            // A ready timeout fires even if no pod changes.
+            let next = step.recheck_after.map_or(RESYNC, |d| d.min(RESYNC));
+            Ok((if writes.is_empty() { "unchanged" } else { "applied" }, Action::requeue(next)))
+        }
     }
+}
+
+/// Deletes the one pod the rollout says is next (its workload recreates it on the new template),
+/// with an Event saying why.
+async fn restart_next(
+    ctx: &Context,
+    cr: &ECSCluster,
+    step: &rollout::Step,
+    views: &std::collections::BTreeMap<String, rollout::ComponentView>,
+    rendered: &Rendered,
+) -> Result<(), ApplyError> {
+    let desired = rollout::desired_hashes(&rendered.objects, &ctx.plugins.reconciler_components());
+    let Some(restart) = rollout::restarts(step, views, &desired) else { return Ok(()) };
+    let namespace = cr.namespace().unwrap_or_default();
+    if apply::delete_pod(&ctx.client, &ctx.metrics, &namespace, &restart.pod, &restart.uid).await? {
+        tracing::info!(pod = %restart.pod, reason = %restart.reason, "restarted a pod");
+        let pod = ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(restart.pod.clone()),
+            namespace: Some(namespace.clone()),
+            uid: Some(restart.uid.clone()),
+            ..ObjectReference::default()
+        };
+        let note = format!("restarted pod {}: {}", restart.pod, restart.reason);
+        publish_related(ctx, cr, EventType::Normal, "PodRestarted", note, pod).await;
+    }
+    Ok(())
 }
 
 /// Events for what was written, and the plugins' own events, which describe that change.
@@ -214,6 +267,23 @@ async fn publish_writes(ctx: &Context, cr: &ECSCluster, writes: &Writes, rendere
 }
 
 async fn publish(ctx: &Context, cr: &ECSCluster, type_: EventType, reason: &str, note: String) {
+    // The recorder folds Events with the same reason and references into one series and keeps
+    // the first note: naming the cluster's revision as the related object keeps what happened to
+    // different revisions apart (a second upgrade must not show the first one's note), while
+    // repeats for one revision (a failure retried with backoff) still fold.
+    let revision = ObjectReference { resource_version: cr.resource_version(), ..cr.object_ref(&()) };
+    publish_related(ctx, cr, type_, reason, note, revision).await;
+}
+
+/// [`publish`] with another object involved (e.g. the pod restarted).
+async fn publish_related(
+    ctx: &Context,
+    cr: &ECSCluster,
+    type_: EventType,
+    reason: &str,
+    note: String,
+    related: ObjectReference,
+) {
     let mut note = note;
     if note.len() > 1000 {
         let mut cut = 997;
@@ -223,8 +293,13 @@ async fn publish(ctx: &Context, cr: &ECSCluster, type_: EventType, reason: &str,
         note.truncate(cut);
         note.push_str("...");
     }
-    let event =
-        Event { type_, reason: reason.to_string(), note: Some(note), action: "Reconcile".into(), secondary: None };
+    let event = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: Some(related),
+    };
     match ctx.recorder.publish(&event, &cr.object_ref(&())).await {
         Ok(()) => ctx.metrics.wrote("Event", "event"),
         Err(e) => tracing::warn!(error = %e, reason, "could not publish an event"),

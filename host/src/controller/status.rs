@@ -3,18 +3,22 @@
 //! unchanged cluster yields an identical status and no write.
 
 use crate::pipeline::Rendered;
-use ecs_plugin_sdk::spec::{ComponentStatus, Condition, ECSClusterStatus, Members};
+use crate::rollout::Step;
+use ecs_plugin_sdk::spec::{ComponentStatus, Condition, ECSClusterStatus, Members, UpgradePhase};
 use ecs_plugin_sdk::{FieldError, Versions};
 
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
 pub const SPEC_VALID: &str = "SpecValid";
+pub const UPGRADING: &str = "Upgrading";
+pub const UPGRADE_FAILED: &str = "UpgradeFailed";
 
 /// How a reconcile ended.
 pub enum Outcome<'a> {
-    /// Every object is applied; the components report their pods.
-    Applied(&'a Rendered),
+    /// Every object is applied; the components report their pods; the rollout says where
+    /// version changes stand.
+    Applied(&'a Rendered, &'a Step),
     /// The plugins (or the CRD's rules) rejected the spec.
     Invalid(&'a [FieldError]),
     /// A plugin failed; nothing was applied.
@@ -50,8 +54,9 @@ pub fn compute(
     let old_conditions = std::mem::take(&mut status.conditions);
     let mut conditions = Vec::new();
     match outcome {
-        Outcome::Applied(rendered) => {
+        Outcome::Applied(rendered, step) => {
             apply_components(&mut status, rendered);
+            apply_rollout(&mut status, step);
             let lagging: Vec<String> = status
                 .components
                 .iter()
@@ -71,7 +76,18 @@ pub fn compute(
             } else {
                 condition(READY, false, "MembersNotReady", format!("ready: {}", lagging.join(", ")), generation)
             });
-            conditions.push(if ready {
+            let rolling = step.upgrade.as_ref().filter(|u| u.phase.in_progress());
+            conditions.push(if let Some(u) = rolling {
+                let progress = u.progress.clone().unwrap_or_default();
+                let message = format!("{progress} ({} -> {})", u.from_version, u.to_version);
+                condition(PROGRESSING, true, phase_reason(u.phase), message, generation)
+            } else if let Some(stall) = &step.stalled {
+                let message = format!(
+                    "pod {} does not start on its new template: {}: {}; fix the spec to roll on",
+                    stall.pod, stall.reason, stall.message
+                );
+                condition(PROGRESSING, true, "RolloutStalled", message, generation)
+            } else if ready {
                 condition(
                     PROGRESSING,
                     false,
@@ -83,11 +99,12 @@ pub fn compute(
                 condition(PROGRESSING, true, "WaitingForMembers", format!("ready: {}", lagging.join(", ")), generation)
             });
             conditions.push(condition(DEGRADED, false, "Healthy", "The last reconcile succeeded".into(), generation));
+            conditions.extend(upgrade_conditions(step, generation));
         }
         Outcome::Invalid(errors) => {
             let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
             conditions.push(condition(SPEC_VALID, false, "InvalidSpec", message, generation));
-            keep(&mut conditions, &old_conditions, &[READY, PROGRESSING]);
+            keep(&mut conditions, &old_conditions, &[READY, PROGRESSING, UPGRADING, UPGRADE_FAILED]);
             conditions.push(condition(
                 DEGRADED,
                 true,
@@ -106,7 +123,7 @@ pub fn compute(
                 Outcome::OwnershipConflict(_) => "OwnershipConflict",
                 _ => "ApplyFailed",
             };
-            keep(&mut conditions, &old_conditions, &[SPEC_VALID, READY, PROGRESSING]);
+            keep(&mut conditions, &old_conditions, &[SPEC_VALID, READY, PROGRESSING, UPGRADING, UPGRADE_FAILED]);
             conditions.push(condition(DEGRADED, true, reason, message.clone(), generation));
         }
     }
@@ -119,6 +136,66 @@ pub fn compute(
     }
     status.conditions = conditions;
     status
+}
+
+fn phase_reason(phase: UpgradePhase) -> &'static str {
+    match phase {
+        UpgradePhase::Upgrading => "Upgrading",
+        UpgradePhase::RollingBack => "RollingBack",
+        UpgradePhase::Failed => "UpgradeFailed",
+        UpgradePhase::RolledBack => "RolledBack",
+    }
+}
+
+/// `Upgrading` (with the component and its progress) and `UpgradeFailed` (with the pod and why).
+fn upgrade_conditions(step: &Step, generation: i64) -> Vec<Condition> {
+    let version = step.current_version.clone().unwrap_or_default();
+    let upgrading = match &step.upgrade {
+        Some(u) if u.phase.in_progress() => {
+            let progress = u.progress.clone().unwrap_or_default();
+            let message = format!("{progress} ({} -> {})", u.from_version, u.to_version);
+            condition(UPGRADING, true, phase_reason(u.phase), message, generation)
+        }
+        Some(u) => {
+            let message = format!("stopped on the way {} -> {}; runs {version}", u.from_version, u.to_version);
+            condition(UPGRADING, false, phase_reason(u.phase), message, generation)
+        }
+        None if step.orchestrated && !version.is_empty() => {
+            condition(UPGRADING, false, "UpToDate", format!("every component runs {version}"), generation)
+        }
+        None => condition(UPGRADING, false, "NoUpgrade", "No version change in progress".into(), generation),
+    };
+    let failure = step.upgrade.as_ref().and_then(|u| u.failure.as_ref().map(|f| (u, f)));
+    let failed = match failure {
+        Some((u, f)) => {
+            let what = if u.phase == UpgradePhase::RolledBack { "rolled back" } else { "stopped" };
+            let message = format!(
+                "{} -> {} {what} at pod {}: {}: {}",
+                if u.phase == UpgradePhase::RolledBack { &u.to_version } else { &u.from_version },
+                if u.phase == UpgradePhase::RolledBack { &u.from_version } else { &u.to_version },
+                f.pod,
+                f.reason,
+                f.message
+            );
+            condition(UPGRADE_FAILED, true, &f.reason, message, generation)
+        }
+        None => condition(UPGRADE_FAILED, false, "NoFailure", "No upgrade has failed".into(), generation),
+    };
+    vec![upgrading, failed]
+}
+
+fn apply_rollout(status: &mut ECSClusterStatus, step: &Step) {
+    if !step.orchestrated {
+        status.versions = None;
+        status.upgrade = None;
+        return;
+    }
+    status.versions = Some(step.versions.clone().into());
+    status.current_version = step.current_version.clone();
+    status.previous_version = step.previous_version.clone();
+    status.version_history = step.history.clone();
+    status.upgrade = step.upgrade.clone();
+    status.target_version = step.target.clone();
 }
 
 /// Conditions this outcome says nothing new about keep their previous value.
@@ -198,6 +275,21 @@ mod tests {
         }
     }
 
+    fn idle() -> Step {
+        Step {
+            versions: Versions { bookkeeper: "0.9.0".into(), controller: "0.9.0".into(), node: "0.9.0".into() },
+            orchestrated: false,
+            target: None,
+            current_version: None,
+            previous_version: None,
+            history: vec![],
+            upgrade: None,
+            stalled: None,
+            events: vec![],
+            recheck_after: None,
+        }
+    }
+
     fn get<'a>(s: &'a ECSClusterStatus, t: &str) -> &'a Condition {
         s.conditions.iter().find(|c| c.type_ == t).unwrap()
     }
@@ -205,7 +297,7 @@ mod tests {
     #[test]
     fn ready_when_every_member_is() {
         let r = rendered(3);
-        let s = compute(None, 2, &Outcome::Applied(&r), "t0");
+        let s = compute(None, 2, &Outcome::Applied(&r, &idle()), "t0");
         assert_eq!(get(&s, READY).status, "True");
         assert_eq!(get(&s, PROGRESSING).status, "False");
         assert_eq!((s.replicas, s.ready_replicas), (4, 4));
@@ -217,8 +309,8 @@ mod tests {
     #[test]
     fn an_unchanged_cluster_yields_an_identical_status() {
         let r = rendered(2);
-        let first = compute(None, 1, &Outcome::Applied(&r), "t0");
-        let second = compute(Some(&first), 1, &Outcome::Applied(&r), "t1");
+        let first = compute(None, 1, &Outcome::Applied(&r, &idle()), "t0");
+        let second = compute(Some(&first), 1, &Outcome::Applied(&r, &idle()), "t1");
         assert_eq!(first, second);
         assert!(transitions(Some(&first), &second).is_empty());
         assert_eq!(get(&first, READY).message.as_deref(), Some("ready: bookie 2/3"));
@@ -226,9 +318,9 @@ mod tests {
 
     #[test]
     fn transitions_are_stamped_and_reported() {
-        let first = compute(None, 1, &Outcome::Applied(&rendered(2)), "t0");
+        let first = compute(None, 1, &Outcome::Applied(&rendered(2), &idle()), "t0");
         let ready = rendered(3);
-        let second = compute(Some(&first), 1, &Outcome::Applied(&ready), "t1");
+        let second = compute(Some(&first), 1, &Outcome::Applied(&ready, &idle()), "t1");
         assert_eq!(get(&second, READY).last_transition_time.as_deref(), Some("t1"));
         assert_eq!(get(&second, SPEC_VALID).last_transition_time.as_deref(), Some("t0"));
         let changed: Vec<&str> = transitions(Some(&first), &second).iter().map(|c| c.type_.as_str()).collect();
@@ -237,7 +329,7 @@ mod tests {
 
     #[test]
     fn invalid_specs_and_faults_keep_the_last_known_members() {
-        let good = compute(None, 1, &Outcome::Applied(&rendered(3)), "t0");
+        let good = compute(None, 1, &Outcome::Applied(&rendered(3), &idle()), "t0");
         let errors = [FieldError::new("spec.bookkeeper.replicas", "must be at least 3")];
         let bad = compute(Some(&good), 2, &Outcome::Invalid(&errors), "t1");
         assert_eq!(get(&bad, SPEC_VALID).status, "False");

@@ -53,6 +53,27 @@ pub fn cluster_document(text: &str) -> Result<Value, Vec<FieldError>> {
 
 /// Checks a raw object as admission would (type, schema, CEL) and returns it typed, defaults applied.
 pub fn admit(raw: &Value) -> Result<ECSCluster, Vec<FieldError>> {
+    admit_with(raw, None)
+}
+
+/// [`admit`] for an update of the stored object `old` to `raw`, as the apiserver does it: the
+/// status is the stored one (only the status subresource writes it), and the CRD's transition
+/// rules (`oldSelf`, e.g. the version rules) apply.
+pub fn admit_update(old: &Value, raw: &Value) -> Result<ECSCluster, Vec<FieldError>> {
+    let mut raw = raw.clone();
+    if let Some(object) = raw.as_object_mut() {
+        match old.get("status") {
+            Some(status) => object.insert("status".into(), status.clone()),
+            None => object.remove("status"),
+        };
+    }
+    let old: ECSCluster = serde_json::from_value(old.clone())
+        .map_err(|e| vec![FieldError::new("<old object>", format!("is not a stored ECSCluster: {e}"))])?;
+    let old = serde_json::to_value(&old).map_err(|e| vec![FieldError::new("<old object>", e.to_string())])?;
+    admit_with(&raw, Some(&old))
+}
+
+fn admit_with(raw: &Value, old: Option<&Value>) -> Result<ECSCluster, Vec<FieldError>> {
     let mut errors = Vec::new();
     if raw.get("apiVersion").and_then(Value::as_str) != Some(API_VERSION) {
         errors.push(FieldError::new("apiVersion", format!("must be {API_VERSION}")));
@@ -72,7 +93,7 @@ pub fn admit(raw: &Value) -> Result<ECSCluster, Vec<FieldError>> {
         vec![FieldError::new(if path == "." { "<root>".to_string() } else { path }, e.inner().to_string())]
     })?;
     let defaulted = serde_json::to_value(&cluster).map_err(|e| vec![FieldError::new("<root>", e.to_string())])?;
-    let cel = schema::cel_errors(&defaulted);
+    let cel = schema::cel_errors(&defaulted, old);
     if !cel.is_empty() {
         return Err(sorted(cel));
     }

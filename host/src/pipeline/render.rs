@@ -274,6 +274,19 @@ pub fn render_among(
     policy::check_plan(cluster, &objects)?;
     let mut objects: Vec<Value> = objects.into_iter().map(|e| e.object).collect();
     super::config_hash::stamp(&mut objects);
+    let by_label = plugins
+        .reconciler_components()
+        .into_iter()
+        .map(|(label, name)| {
+            let version = match name.as_str() {
+                "bookkeeper" => &versions.bookkeeper,
+                "controller" => &versions.controller,
+                _ => &versions.node,
+            };
+            (label, version.clone())
+        })
+        .collect();
+    crate::rollout::template::stamp(&mut objects, &by_label);
     objects.sort_by_key(kinds::apply_rank);
     Ok(Rendered { objects, components, events, versions: versions.clone() })
 }

@@ -29,14 +29,18 @@ pub fn structural_errors(object: &Value) -> Vec<FieldError> {
     errors
 }
 
-/// CEL rule failures for a structurally valid object.
-pub fn cel_errors(object: &Value) -> Vec<FieldError> {
-    match validate_compiled(&compiled().cel, object, None) {
+/// CEL rule failures for a structurally valid object; with `old`, transition rules too.
+pub fn cel_errors(object: &Value, old: Option<&Value>) -> Vec<FieldError> {
+    match validate_compiled(&compiled().cel, object, old) {
         Ok(()) => Vec::new(),
         Err(errors) => errors
             .into_vec()
             .into_iter()
-            .map(|e| FieldError::new(if e.field_path.is_empty() { "<root>".into() } else { e.field_path }, e.message))
+            .map(|e| {
+                // A rule's `fieldPath` is written `.spec.x`; the apiserver reports it as `spec.x`.
+                let path = e.field_path.strip_prefix('.').unwrap_or(&e.field_path).to_string();
+                FieldError::new(if path.is_empty() { "<root>".into() } else { path }, e.message)
+            })
             .collect(),
     }
 }

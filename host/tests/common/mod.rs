@@ -2,6 +2,8 @@
 //! `ECS_TEST_KUBECONFIG` and `ECS_TEST_KUBECTL`, set by `make integration`), and bounded polling.
 #![allow(dead_code)] // each test crate uses a part
 
+pub mod live;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -105,8 +105,9 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
             replicas: Some(bk.replicas),
             // Bookies do not depend on each other's ordinal order; starting them together is faster.
             pod_management_policy: Some("Parallel".to_string()),
+            // The host restarts bookies one at a time, readiness-gated, as upgrades need.
             update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".to_string()),
+                type_: Some("OnDelete".to_string()),
                 ..Default::default()
             }),
             // Data safety: bookie claims outlive scale-down and deletion; only a human removes them.

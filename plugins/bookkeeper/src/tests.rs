@@ -169,7 +169,7 @@ fn stateful_set_of_the_seed_cluster() {
     assert_eq!(spec.service_name.as_deref(), Some("ecs-bookie-headless"));
     assert_eq!(spec.replicas, Some(3));
     assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
-    assert_eq!(spec.update_strategy.as_ref().unwrap().type_.as_deref(), Some("RollingUpdate"));
+    assert_eq!(spec.update_strategy.as_ref().unwrap().type_.as_deref(), Some("OnDelete"));
     let labels = ecs_plugin_sdk::k8s::labels("ecs", COMPONENT);
     assert_eq!(spec.selector.match_labels.as_ref(), Some(&labels));
     assert_eq!(spec.template.metadata.as_ref().unwrap().labels.as_ref(), Some(&labels));

@@ -87,6 +87,18 @@ pub struct Versions {
     pub node: String,
 }
 
+impl From<crate::spec::ComponentVersions> for Versions {
+    fn from(v: crate::spec::ComponentVersions) -> Self {
+        Versions { bookkeeper: v.bookkeeper, controller: v.controller, node: v.node }
+    }
+}
+
+impl From<Versions> for crate::spec::ComponentVersions {
+    fn from(v: Versions) -> Self {
+        crate::spec::ComponentVersions { bookkeeper: v.bookkeeper, controller: v.controller, node: v.node }
+    }
+}
+
 impl Versions {
     /// The versions the components run when no upgrade is in progress: each one's target version.
     pub fn targets(spec: &ECSClusterSpec) -> Versions {

@@ -30,6 +30,24 @@ pub const API_VERSION: &str = "ecs.ecs.io/v1alpha1";
 pub const DEFAULT_VERSION: &str = "0.4.0";
 pub const DEFAULT_ZOOKEEPER_URI: &str = "zk-client:2181";
 
+/// A version set once stays set: with none, components fall back to their image tags, which would
+/// bypass the downgrade rule.
+const VERSION_KEPT: &str = "!has(oldSelf.spec.version) || has(self.spec.version)";
+/// No downgrade, except back to the version the operator records as the previous one.
+const NO_DOWNGRADE: &str = "!has(self.spec.version) || !has(oldSelf.spec.version) \
+    || self.spec.version == oldSelf.spec.version \
+    || !isSemver(self.spec.version) || !isSemver(oldSelf.spec.version) \
+    || !semver(self.spec.version).isLessThan(semver(oldSelf.spec.version)) \
+    || (has(self.status) && has(self.status.previousVersion) && self.spec.version == self.status.previousVersion)";
+/// While an upgrade or rollback runs, the version may only go back where the pods come from (a
+/// rollback) or stay where they are going.
+const ONE_CHANGE_AT_A_TIME: &str = "!has(self.spec.version) || !has(oldSelf.spec.version) \
+    || self.spec.version == oldSelf.spec.version \
+    || !has(self.status) || !has(self.status.upgrade) \
+    || !(self.status.upgrade.phase in ['Upgrading', 'RollingBack']) \
+    || self.spec.version == self.status.upgrade.toVersion \
+    || (self.status.upgrade.phase == 'Upgrading' && self.spec.version == self.status.upgrade.fromVersion)";
+
 /// An ECS cluster: BookKeeper bookies, a Controller, Segment Store nodes and one Tier-2 store.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
@@ -44,8 +62,16 @@ pub const DEFAULT_ZOOKEEPER_URI: &str = "zk-client:2181";
         .message("metadata.name must be a DNS label: lowercase letters, digits and '-'"),
     validation = kube::core::Rule::new("size(self.metadata.name) <= 40")
         .message("metadata.name must be at most 40 characters: names such as <name>-ecs-node-headless must fit in 63"),
+    // Version rules that need the object's history (transition rules: `oldSelf`) and its status,
+    // so they sit at the root. `status.previousVersion` and `status.upgrade` are the operator's.
+    validation = kube::core::Rule::new(VERSION_KEPT).field_path(".spec.version")
+        .message("spec.version cannot be removed once set"),
+    validation = kube::core::Rule::new(NO_DOWNGRADE).field_path(".spec.version")
+        .message("spec.version cannot go down, except back to the previous version (status.previousVersion)"),
+    validation = kube::core::Rule::new(ONE_CHANGE_AT_A_TIME).field_path(".spec.version")
+        .message("spec.version cannot change while an upgrade or rollback is in progress, except back to the version it started from (status.upgrade.fromVersion)"),
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.currentVersion","description":"Version all components run"}"#,
-    printcolumn = r#"{"name":"Desired Version","type":"string","jsonPath":".status.targetVersion","priority":1}"#,
+    printcolumn = r#"{"name":"Desired Version","type":"string","jsonPath":".status.targetVersion","description":"Version the cluster is moving to"}"#,
     printcolumn = r#"{"name":"Desired Members","type":"integer","jsonPath":".status.replicas","description":"Pods the cluster should have"}"#,
     printcolumn = r#"{"name":"Ready Members","type":"integer","jsonPath":".status.readyReplicas","description":"Pods that are ready"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -57,11 +83,25 @@ pub struct ECSClusterSpec {
     #[schemars(length(min = 1))]
     pub zookeeper_uri: String,
 
-    /// One version for every image; drives rolling upgrades. When unset each component runs its
-    /// `image.tag`, or 0.4.0.
+    /// One version (semver) for every image; changing it rolls an upgrade through bookkeeper, the
+    /// segment store nodes and the controller, one pod at a time. When unset each component runs
+    /// its `image.tag`, or 0.4.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$"))]
+    #[schemars(length(max = 128))]
+    // No build metadata: the version becomes an image tag, which cannot hold '+', and semver
+    // libraries disagree on how it orders (the apiserver's ignores it; kube-cel's does not).
+    #[schemars(extend("x-kubernetes-validations" = [{
+        "rule": "isSemver(self)",
+        "message": "spec.version must be a semantic version such as 0.5.0"
+    }, {
+        "rule": "!self.contains('+')",
+        "message": "spec.version cannot carry build metadata ('+...'): it becomes an image tag"
+    }]))]
     pub version: Option<String>,
+
+    /// How version changes and other pod-template changes roll out.
+    #[serde(default)]
+    pub upgrade: UpgradeSpec,
 
     #[serde(default)]
     pub bookkeeper: BookkeeperSpec,
@@ -82,6 +122,32 @@ impl ECSClusterSpec {
     /// component's image tag, else the default.
     pub fn target_version(&self, image: &ImageSpec) -> String {
         self.version.clone().or_else(|| image.tag.clone()).unwrap_or_else(|| DEFAULT_VERSION.to_string())
+    }
+}
+
+/// How pods are replaced when their template or version changes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeSpec {
+    /// How long a replaced pod may take to be Ready on its new template before the upgrade stops
+    /// as failed.
+    #[serde(default = "default_pod_ready_timeout")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub pod_ready_timeout_seconds: i32,
+    /// Roll back to the previous version by itself when an upgrade fails.
+    #[serde(default)]
+    pub auto_rollback: bool,
+}
+
+pub const DEFAULT_POD_READY_TIMEOUT_SECONDS: i32 = 600;
+
+fn default_pod_ready_timeout() -> i32 {
+    DEFAULT_POD_READY_TIMEOUT_SECONDS
+}
+
+impl Default for UpgradeSpec {
+    fn default() -> Self {
+        UpgradeSpec { pod_ready_timeout_seconds: DEFAULT_POD_READY_TIMEOUT_SECONDS, auto_rollback: false }
     }
 }
 

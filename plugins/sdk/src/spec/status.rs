@@ -12,12 +12,26 @@ pub struct ECSClusterStatus {
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    /// Version every component runs, once they all run the same one.
+    /// Version every component runs: the last version an upgrade completed (or, with no
+    /// `spec.version`, the one all pods run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_version: Option<String>,
     /// Version the cluster is moving to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_version: Option<String>,
+    /// The version `spec.version` may go back to (a rollback); any other downgrade is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub previous_version: Option<String>,
+    /// Versions the cluster has fully run, oldest first (the last ten).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub version_history: Vec<String>,
+    /// The version each component is rendered with; they differ only during an upgrade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<ComponentVersions>,
+    /// The upgrade or rollback in progress, or the last one that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeStatus>,
     /// Pods the cluster should have, all components together.
     #[serde(default)]
     pub replicas: i32,
@@ -47,6 +61,68 @@ pub struct ComponentStatus {
     pub ready_replicas: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_version: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentVersions {
+    pub bookkeeper: String,
+    pub controller: String,
+    pub node: String,
+}
+
+/// Where a version change stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum UpgradePhase {
+    /// Moving to a newer version: bookkeeper, then the segment store nodes, then the controller.
+    Upgrading,
+    /// Moving back to the previous version, in the reverse order.
+    RollingBack,
+    /// Stopped: a replaced pod failed. No further pod is touched until `spec.version` changes.
+    Failed,
+    /// A failed upgrade was rolled back by itself (`spec.upgrade.autoRollback`); `spec.version`
+    /// still names the version that failed.
+    RolledBack,
+}
+
+impl UpgradePhase {
+    pub fn in_progress(self) -> bool {
+        matches!(self, UpgradePhase::Upgrading | UpgradePhase::RollingBack)
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeStatus {
+    pub phase: UpgradePhase,
+    /// The version the pods are leaving.
+    #[schemars(length(max = 128))]
+    pub from_version: String,
+    /// The version the pods are moving to.
+    #[schemars(length(max = 128))]
+    pub to_version: String,
+    /// The component being rolled: `bookkeeper`, `node` or `controller`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// Pods of that component on the new version, e.g. `bookkeeper 2/3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    pub started_at: String,
+    /// When a pod last became Ready on the new version (or the step began): the ready timeout
+    /// counts from here.
+    pub last_progress_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<UpgradeFailure>,
+}
+
+/// Why an upgrade stopped.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeFailure {
+    pub pod: String,
+    /// e.g. `ImagePullBackOff`, `CrashLoopBackOff`, `ReadyTimeout`.
+    pub reason: String,
+    pub message: String,
 }
 
 /// A standard Kubernetes condition (`type`, `status`, `reason`, `message`).

@@ -1,0 +1,285 @@
+//! The operator against the local control plane: a namespace set up as the README installs the
+//! operator in a custom namespace, the operator binary running as its service account, and reads of
+//! the API server's audit log.
+
+use super::{kubeconfig, kubectl, kubectl_in, run_kubectl, wait_for};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The API server's audit log (kwokctl writes it next to the kubeconfig).
+pub fn audit_log() -> PathBuf {
+    std::env::var("ECS_TEST_AUDIT_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| kubeconfig().parent().unwrap().join("logs/audit.log"))
+}
+
+pub const T: Duration = Duration::from_secs(60);
+
+pub fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap()
+}
+
+/// A namespace with the operator's service account, role and bindings, as the README installs them
+/// in a custom namespace. Deleted (in the background) when dropped.
+pub struct Namespace {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// Installs deploy/crd.yaml once per test run (a fresh control plane has no CRD).
+pub fn ensure_crd() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        kubectl_in(&read("deploy/crd.yaml"), &["apply", "--server-side", "--force-conflicts", "-f", "-"]).unwrap();
+        // Polled: `kubectl wait` fails at once while the API server has not written the status yet.
+        let established = r#"jsonpath={.status.conditions[?(@.type=="Established")].status}"#;
+        wait_for("the CRD to be Established", T, || {
+            let status = run_kubectl(&kubeconfig(), &["get", "crd", "ecsclusters.ecs.ecs.io", "-o", established], None);
+            (status.ok()?.trim() == "True").then_some(())
+        });
+    });
+}
+
+impl Namespace {
+    pub fn new(name: &str) -> Namespace {
+        ensure_crd();
+        let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", name, "--wait=true", "--timeout=60s"], None);
+        kubectl(&["create", "namespace", name]);
+        let binding = read("deploy/role_binding.yaml").replace("namespace: default", &format!("namespace: {name}"));
+        for manifest in [read("deploy/service_account.yaml"), read("deploy/role.yaml"), binding] {
+            kubectl_in(&manifest, &["-n", name, "apply", "-f", "-"]).unwrap();
+        }
+        let dir = std::env::temp_dir().join(format!("ecs-it-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A kubeconfig that impersonates the service account: the operator gets only its RBAC rights.
+        let groups = format!("[system:serviceaccounts, \"system:serviceaccounts:{name}\", system:authenticated]");
+        let impersonation =
+            format!("  user:\n    as: system:serviceaccount:{name}:ecs-operator\n    as-groups: {groups}\n");
+        let admin = std::fs::read_to_string(kubeconfig()).unwrap();
+        assert_eq!(admin.matches("\n  user:\n").count(), 1, "expected a kubeconfig with one user");
+        std::fs::write(dir.join("kubeconfig.yaml"), admin.replace("  user:\n", &impersonation)).unwrap();
+        Namespace { name: name.to_string(), dir }
+    }
+
+    pub fn user(&self) -> String {
+        format!("system:serviceaccount:{}:ecs-operator", self.name)
+    }
+
+    pub fn apply(&self, manifest: &str) {
+        kubectl_in(manifest, &["-n", &self.name, "apply", "-f", "-"]).unwrap();
+    }
+
+    /// The seed's example named `name`, with its Tier-2 claim.
+    pub fn create_seed_cluster(&self, name: &str) {
+        self.apply(&tier2_claim(name));
+        self.apply(&seed_example(name));
+    }
+
+    pub fn get(&self, kind: &str, name: &str) -> Option<Value> {
+        let out = run_kubectl(&kubeconfig(), &["-n", &self.name, "get", kind, name, "-o", "json"], None).ok()?;
+        serde_json::from_str(&out).ok()
+    }
+
+    pub fn patch(&self, kind: &str, name: &str, patch: &str) {
+        kubectl(&["-n", &self.name, "patch", kind, name, "--type=merge", "-p", patch]);
+    }
+
+    pub fn condition(&self, cluster: &str, type_: &str) -> Option<Value> {
+        let cr = self.get("ecscluster", cluster)?;
+        cr.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == type_).cloned()
+    }
+
+    pub fn wait_ready(&self, cluster: &str) -> Value {
+        wait_for(&format!("{}/{cluster} Ready", self.name), T, || {
+            let ready = self.condition(cluster, "Ready")?;
+            let cr = self.get("ecscluster", cluster)?;
+            (ready["status"] == "True" && cr["status"]["observedGeneration"] == cr["metadata"]["generation"])
+                .then_some(cr)
+        })
+    }
+
+    /// (kind, name) of every object the operator manages for `cluster`.
+    pub fn managed(&self, cluster: &str) -> Vec<(String, String)> {
+        let selector = format!("ecs_cluster={cluster},app.kubernetes.io/managed-by=ecs-operator");
+        let out = kubectl(&[
+            "-n",
+            &self.name,
+            "get",
+            "configmaps,services,statefulsets,deployments,poddisruptionbudgets,persistentvolumeclaims",
+            "-l",
+            &selector,
+            "-o",
+            "json",
+        ]);
+        let list: Value = serde_json::from_str(&out).unwrap();
+        let mut items: Vec<(String, String)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["kind"].as_str().unwrap().to_string(), o["metadata"]["name"].as_str().unwrap().to_string()))
+            .collect();
+        items.sort();
+        items
+    }
+
+    pub fn events(&self) -> String {
+        kubectl(&[
+            "-n",
+            &self.name,
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.kind=ECSCluster",
+            "-o",
+            "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message",
+        ])
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", &self.name, "--wait=false"], None);
+    }
+}
+
+/// The operator binary, running as the namespace's service account.
+pub struct Operator {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    pub fn start(ns: &Namespace, identity: &str, extra: &[&str]) -> Operator {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = ns.dir.join(format!("operator-{identity}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_ecs-operator"))
+            .args(["run", "--watch-namespace", &ns.name, "--identity", identity])
+            .arg("--kubeconfig")
+            .arg(ns.dir.join("kubeconfig.yaml"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("ECS_TEST_OPERATOR_LOG").unwrap_or_else(|_| "info,ecs_operator=debug".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut op = Operator { child, port, log };
+        wait_for("the operator's /readyz", T, || {
+            assert!(op.child.try_wait().unwrap().is_none(), "the operator exited:\n{}", op.log_text());
+            http_get(op.port, "/readyz").filter(|(status, _)| *status == 200)
+        });
+        op
+    }
+
+    pub fn metrics(&self) -> String {
+        http_get(self.port, "/metrics").map(|(_, body)| body).unwrap_or_default()
+    }
+
+    pub fn metric(&self, prefix: &str) -> f64 {
+        self.metrics()
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.metric("ecs_operator_leader ") == 1.0
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; returns how long the graceful shutdown took.
+    pub fn stop(mut self) -> Duration {
+        let started = Instant::now();
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let status = wait_for("the operator to exit", Duration::from_secs(15), || self.child.try_wait().unwrap());
+        assert!(status.success(), "exit status {status:?}\n{}", self.log_text());
+        started.elapsed()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.0 GET: (status, body).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    Some((status, text.split_once("\r\n\r\n")?.1.to_string()))
+}
+
+/// Audit-log write requests (create, update, patch, delete) made by `user` since `since` (an
+/// RFC 3339 timestamp), excluding its leader Lease renewals.
+pub fn writes_by(user: &str, since: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(audit_log()).expect("the audit log exists");
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| {
+            let who = e.pointer("/impersonatedUser/username").or_else(|| e.pointer("/user/username"));
+            who.and_then(Value::as_str) == Some(user)
+                && matches!(e["verb"].as_str(), Some("create" | "update" | "patch" | "delete"))
+                && e["objectRef"]["resource"] != "leases"
+                && e["stage"] == "ResponseComplete"
+                && e["requestReceivedTimestamp"].as_str().is_some_and(|t| t > since)
+        })
+        .map(|e| {
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            format!("{} {}/{}", s(&e["verb"]), s(&e["objectRef"]["resource"]), s(&e["objectRef"]["name"]))
+        })
+        .collect()
+}
+
+pub fn now_rfc3339() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// The seed's example, in `ns`, named `name`.
+pub fn seed_example(name: &str) -> String {
+    read("deploy/examples/ecs.yaml")
+        .replace("name: \"ecs\"", &format!("name: \"{name}\""))
+        .replace("claimName: ecs-tier2", &format!("claimName: {name}-tier2"))
+}
+
+pub fn tier2_claim(name: &str) -> String {
+    read("deploy/examples/pvc.yaml").replace("name: ecs-tier2", &format!("name: {name}-tier2"))
+}
+
+/// (kind, name) of every object `ecs-operator render` says the cluster should have.
+pub fn rendered(ns: &str, manifest: &str) -> Vec<(String, String)> {
+    let file = std::env::temp_dir().join(format!("ecs-it-render-{ns}.yaml"));
+    std::fs::write(&file, manifest.replace("metadata:\n", &format!("metadata:\n  namespace: {ns}\n"))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-operator"))
+        .args(["render", "-o", "json", "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let objects: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = objects.get("items").unwrap_or(&objects).as_array().unwrap().clone();
+    let mut items: Vec<(String, String)> = list
+        .iter()
+        .map(|o| (o["kind"].as_str().unwrap().to_string(), o["metadata"]["name"].as_str().unwrap().to_string()))
+        .collect();
+    items.sort();
+    items
+}
