@@ -73,7 +73,7 @@ fn an_invalid_spec_exits_2_with_one_line_per_field() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
-        "spec.bookkeeper.replicas: must be greater than or equal to 3\n\
+        "spec.bookkeeper.replicas: must be greater than or equal to 1\n\
          spec.ecs.nodeReplicas: must be greater than or equal to 1\n"
     );
     assert!(stdout(&out).is_empty(), "nothing is printed for an invalid spec");

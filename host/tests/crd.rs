@@ -27,8 +27,11 @@ fn crd_has_names_status_columns_and_validation() {
     assert_eq!(columns, ["Version", "Desired Version", "Desired Members", "Ready Members", "Age"]);
 
     let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
-    assert_eq!(spec["bookkeeper"]["properties"]["replicas"]["minimum"], 3.0);
+    // The floor of bookies is the ledger placement's, a root CEL rule (quorum.rs), not the schema's.
+    assert_eq!(spec["bookkeeper"]["properties"]["replicas"]["minimum"], 1.0);
     assert_eq!(spec["bookkeeper"]["properties"]["replicas"]["default"], 3);
+    let root_rules = version["schema"]["openAPIV3Schema"]["x-kubernetes-validations"].as_array().unwrap();
+    assert!(root_rules.iter().any(|r| r["fieldPath"] == ".spec.bookkeeper.replicas"));
     assert_eq!(spec["ecs"]["properties"]["nodeReplicas"]["minimum"], 1.0);
     let tier2_rules = &spec["ecs"]["properties"]["tier2"]["x-kubernetes-validations"];
     assert!(tier2_rules[0]["rule"].as_str().unwrap().contains("has(self.filesystem)"));

@@ -18,11 +18,11 @@
 
 mod common;
 
-use common::{kubeconfig, kubectl, kubectl_in, run_kubectl, wait_for};
-use ecs_operator::crd::ECSCluster;
+use common::admission::{Live, Tally, Verdict, dynamic};
+
+use common::wait_for;
 use ecs_operator::pipeline::load::{admit, admit_update};
-use ecs_plugin_sdk::FieldError;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -148,20 +148,7 @@ fn object(name: &str, version: Option<&str>) -> Value {
 // ---------------------------------------------------------------------------------------------------
 // Verdicts.
 
-#[derive(Debug, Clone, PartialEq)]
-enum Verdict {
-    Admitted,
-    /// Refused: (field, message) pairs.
-    Refused(Vec<(String, String)>),
-    /// The request failed otherwise (not a 422), or did something other than asked.
-    Failed(String),
-}
-
 impl Verdict {
-    fn names(&self, field: &str) -> bool {
-        matches!(self, Verdict::Refused(errors) if errors.iter().any(|(f, _)| f == field))
-    }
-
     fn agrees_with(&self, other: &Verdict) -> bool {
         match (self, other) {
             (Verdict::Admitted, Verdict::Admitted) => true,
@@ -176,30 +163,12 @@ impl Verdict {
             Expect::Refused => self.names(FIELD),
         }
     }
-
-    fn show(&self) -> String {
-        match self {
-            Verdict::Admitted => "admitted".into(),
-            Verdict::Refused(errors) => {
-                let errors: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-                format!("refused [{}]", errors.join("; "))
-            }
-            Verdict::Failed(message) => format!("FAILED {message}"),
-        }
-    }
-}
-
-fn offline_verdict(result: Result<ECSCluster, Vec<FieldError>>) -> Verdict {
-    match result {
-        Ok(_) => Verdict::Admitted,
-        Err(errors) => Verdict::Refused(errors.into_iter().map(|e| (e.path, e.message)).collect()),
-    }
 }
 
 /// The offline verdict on `case`, `old` being the stored object (`None` for a create).
 fn offline(case: &Case, name: &str, old: Option<&Value>) -> Verdict {
     let Some(old) = old else {
-        return offline_verdict(admit(&object(name, case.version.as_deref())));
+        return Verdict::offline(admit(&object(name, case.version.as_deref())));
     };
     if let Some(status) = &case.status {
         // A status-only edit: the apiserver judges the stored spec with the new status against the
@@ -208,7 +177,7 @@ fn offline(case: &Case, name: &str, old: Option<&Value>) -> Verdict {
         // apiserver has it) and only `oldSelf.spec` (the stored one).
         let mut after = old.clone();
         after["status"] = status.clone();
-        return offline_verdict(admit_update(&after, &after));
+        return Verdict::offline(admit_update(&after, &after));
     }
     let mut new = old.clone();
     match &case.version {
@@ -220,7 +189,7 @@ fn offline(case: &Case, name: &str, old: Option<&Value>) -> Verdict {
     if let Some(status) = &case.status_in_body {
         new["status"] = status.clone();
     }
-    offline_verdict(admit_update(old, &new))
+    Verdict::offline(admit_update(old, &new))
 }
 
 /// The old object as the corpus gives it, for the offline check.
@@ -259,56 +228,6 @@ fn corpus_expectations_hold_offline() {
 // ---------------------------------------------------------------------------------------------------
 // The live comparison.
 
-fn read(path: &str) -> String {
-    std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap()
-}
-
-/// deploy/crd.yaml applied and Established (polled: `kubectl wait` fails at once while the
-/// apiserver has not written the condition yet).
-fn apply_crd() {
-    kubectl_in(&read("deploy/crd.yaml"), &["apply", "--server-side", "--force-conflicts", "-f", "-"])
-        .unwrap_or_else(|e| panic!("applying deploy/crd.yaml: {e}"));
-    let established = r#"jsonpath={.status.conditions[?(@.type=="Established")].status}"#;
-    wait_for("the CRD to be Established", T, || {
-        let status = run_kubectl(&kubeconfig(), &["get", "crd", "ecsclusters.ecs.ecs.io", "-o", established], None);
-        (status.ok()?.trim() == "True").then_some(())
-    });
-}
-
-fn fresh_namespace() {
-    let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", NAMESPACE, "--wait=true", "--timeout=120s"], None);
-    kubectl(&["create", "namespace", NAMESPACE]);
-}
-
-/// Deletes the namespace when the test ends, passed or not.
-struct Cleanup;
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", NAMESPACE, "--wait=false"], None);
-    }
-}
-
-fn dynamic(object: &Value) -> DynamicObject {
-    serde_json::from_value(object.clone()).expect("a Kubernetes object")
-}
-
-fn apiserver_verdict(result: Result<DynamicObject, kube::Error>) -> Result<Value, Verdict> {
-    match result {
-        Ok(object) => Ok(serde_json::to_value(object).unwrap()),
-        Err(kube::Error::Api(status)) if status.code == 422 => {
-            let causes: Vec<(String, String)> =
-                status.details.iter().flat_map(|d| &d.causes).map(|c| (c.field.clone(), c.message.clone())).collect();
-            Err(Verdict::Refused(if causes.is_empty() {
-                vec![(String::new(), status.message.clone())]
-            } else {
-                causes
-            }))
-        }
-        Err(e) => Err(Verdict::Failed(e.to_string())),
-    }
-}
-
 /// `Admitted` if the apiserver stored `version` as spec.version.
 fn admitted_with(object: &Value, version: Option<&str>) -> Verdict {
     let stored = object.pointer("/spec/version").and_then(Value::as_str);
@@ -324,7 +243,7 @@ async fn run_case(api: &Api<DynamicObject>, name: &str, case: &Case) -> Result<(
     let pp = PostParams::default();
     let Some(old) = &case.old else {
         let new = object(name, case.version.as_deref());
-        let apiserver = match apiserver_verdict(api.create(&pp, &dynamic(&new)).await) {
+        let apiserver = match Verdict::apiserver(api.create(&pp, &dynamic(&new)).await) {
             Ok(created) => admitted_with(&created, case.version.as_deref()),
             Err(verdict) => verdict,
         };
@@ -350,7 +269,7 @@ async fn run_case(api: &Api<DynamicObject>, name: &str, case: &Case) -> Result<(
     let apiserver = if let Some(status) = &case.status {
         let mut after = stored.clone();
         after["status"] = status.clone();
-        match apiserver_verdict(api.replace_status(name, &pp, &dynamic(&after)).await) {
+        match Verdict::apiserver(api.replace_status(name, &pp, &dynamic(&after)).await) {
             Ok(written) if written["status"]["upgrade"] != status.get("upgrade").cloned().unwrap_or(Value::Null) => {
                 Verdict::Failed(format!("status written, but status.upgrade is {}", written["status"]["upgrade"]))
             }
@@ -362,7 +281,7 @@ async fn run_case(api: &Api<DynamicObject>, name: &str, case: &Case) -> Result<(
         if let Some(status) = &case.status_in_body {
             patch["status"] = status.clone();
         }
-        match apiserver_verdict(api.patch(name, &PatchParams::default(), &Patch::Merge(patch)).await) {
+        match Verdict::apiserver(api.patch(name, &PatchParams::default(), &Patch::Merge(patch)).await) {
             Ok(patched) if patched["status"] != stored["status"] => {
                 Verdict::Failed(format!("the spec patch changed the status to {}", patched["status"]))
             }
@@ -375,58 +294,28 @@ async fn run_case(api: &Api<DynamicObject>, name: &str, case: &Case) -> Result<(
 
 #[test]
 fn the_offline_admission_agrees_with_the_apiserver() {
-    if std::env::var_os("ECS_TEST_KUBECONFIG").is_none() || std::env::var_os("ECS_TEST_KUBECTL").is_none() {
-        println!(
-            "version rules, live: SKIPPED: ECS_TEST_KUBECONFIG and ECS_TEST_KUBECTL are not set (`make integration` \
-             sets them; see the top of host/tests/version_rules.rs)"
-        );
-        return;
-    }
     let started = Instant::now();
     let cases = corpus();
-    apply_crd();
-    fresh_namespace();
-    let cleanup = Cleanup;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = runtime.block_on(ecs_operator::controller::client(Some(&kubeconfig()))).expect("a client");
-    let api: Api<DynamicObject> = Api::namespaced_with(client, NAMESPACE, &ApiResource::erase::<ECSCluster>(&()));
+    let Some(Live { runtime, api, namespace: cleanup }) = Live::connect("version rules", NAMESPACE) else { return };
 
     // The served schema has the version rules (the CRD's handler follows an update asynchronously).
     wait_for("the apiserver to refuse spec.version v1.0.0 (the served CRD has the version rules)", T, || {
         let probe = object("probe", Some("v1.0.0"));
         let dry_run = PostParams { dry_run: true, ..PostParams::default() };
-        match apiserver_verdict(runtime.block_on(api.create(&dry_run, &dynamic(&probe)))) {
+        match Verdict::apiserver(runtime.block_on(api.create(&dry_run, &dynamic(&probe)))) {
             Err(verdict) if verdict.names(FIELD) => Some(()),
             _ => None,
         }
     });
 
-    let (mut agreed, mut admitted, mut refused) = (0, 0, 0);
-    let mut disagreements = Vec::new();
+    let mut tally = Tally::default();
     let mut corpus_wrong = Vec::new();
     for (i, case) in cases.iter().enumerate() {
         let name = object_name(i, case);
         let (apiserver, offline) = runtime
             .block_on(run_case(&api, &name, case))
             .unwrap_or_else(|e| panic!("{}: setting up the old object failed: {e}", case.name));
-        let line = format!(
-            "{} ({})\n    apiserver: {}\n    offline:   {}",
-            case.name,
-            case.rule,
-            apiserver.show(),
-            offline.show()
-        );
-        if apiserver.agrees_with(&offline) {
-            agreed += 1;
-            match apiserver {
-                Verdict::Admitted => admitted += 1,
-                _ => refused += 1,
-            }
-            println!("agree  {line}");
-        } else {
-            println!("DIFFER {line}");
-            disagreements.push(line);
-        }
+        tally.record(&case.name, &case.rule, &apiserver, &offline, apiserver.agrees_with(&offline));
         if !apiserver.matches(case.expect) {
             corpus_wrong.push(format!(
                 "{}: the corpus expects {:?}, the apiserver: {}",
@@ -439,15 +328,19 @@ fn the_offline_admission_agrees_with_the_apiserver() {
     drop(cleanup);
 
     println!(
-        "version rules: {} cases, {agreed} agreed ({admitted} admitted by both, {refused} refused by both naming \
+        "version rules: {} cases, {} agreed ({} admitted by both, {} refused by both naming \
          {FIELD}), {} disagreements; {:.1}s",
         cases.len(),
-        disagreements.len(),
+        tally.agreed,
+        tally.admitted,
+        tally.refused,
+        tally.disagreements.len(),
         started.elapsed().as_secs_f64()
     );
     let mut failures = Vec::new();
-    if !disagreements.is_empty() {
-        failures.push(format!("the offline admission and the apiserver disagree on:\n{}", disagreements.join("\n")));
+    if !tally.disagreements.is_empty() {
+        let lines = tally.disagreements.join("\n");
+        failures.push(format!("the offline admission and the apiserver disagree on:\n{lines}"));
     }
     if !corpus_wrong.is_empty() {
         failures.push(format!("the corpus expects otherwise than the apiserver on:\n{}", corpus_wrong.join("\n")));

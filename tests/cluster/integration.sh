@@ -13,11 +13,15 @@ fi
 export ECS_TEST_KUBECONFIG="$("$CLUSTER" kubeconfig)" ECS_TEST_KUBECTL="$BIN_DIR/kubectl"
 # First the control plane itself: kwok's default behaviour and our failing-pod stages.
 "$ROOT/tests/cluster/kwok-stages-test.sh"
+# The ZooKeeper harness the cluster-deletion tests build on (installed from Maven Central, cached).
+"$ROOT/tests/cluster/zookeeper-test.sh"
 cd "$ROOT"
 "${CARGO:-cargo}" test -p ecs-operator --test cluster -- --ignored --test-threads=1
 # Rolling upgrades: order, one pod at a time, failures, rollbacks, a killed operator, replays.
 "${CARGO:-cargo}" test -p ecs-operator --test upgrade -- --ignored --test-threads=1
 # The version rules: offline admission against the API server's CEL, case by case.
 "${CARGO:-cargo}" test -p ecs-operator --test version_rules -- --nocapture
+# The ledger-placement rules (bookies vs ensemble and quorums), offline against the API server.
+"${CARGO:-cargo}" test -p ecs-operator --test quorum_rules -- --nocapture
 # The host's Pod Security verdicts against the API server's PodSecurity admission.
 "${CARGO:-cargo}" test -p ecs-operator --test pod_security -- --ignored --nocapture

@@ -2,6 +2,7 @@
 //! `ECS_TEST_KUBECONFIG` and `ECS_TEST_KUBECTL`, set by `make integration`), and bounded polling.
 #![allow(dead_code)] // each test crate uses a part
 
+pub mod admission;
 pub mod live;
 
 use std::io::Write;

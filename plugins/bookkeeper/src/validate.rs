@@ -13,16 +13,11 @@ pub fn validate(spec: &ECSClusterSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
 
     errors.extend(require_non_blank(&format!("{PATH}.image.repository"), &bk.image.repository));
-    let too_few = format!(
-        "BookKeeper's ensemble size, write quorum and ack quorum are {MIN_BOOKIES}, so fewer bookies cannot \
-         store a ledger"
-    );
-    errors.extend(validate_replicas(
-        &format!("{PATH}.replicas"),
-        bk.replicas,
-        MIN_BOOKIES..=MAX_REPLICAS,
-        Some(&too_few),
-    ));
+    errors.extend(validate_replicas(&format!("{PATH}.replicas"), bk.replicas, MIN_BOOKIES..=MAX_REPLICAS, None));
+    // The ledger placement's sizes and whether the bookies can hold it.
+    if let Err(problems) = spec.quorum() {
+        errors.extend(problems);
+    }
     errors.extend(validate_bookkeeper_options(&format!("{PATH}.options"), &bk.options));
     errors.extend(validate_jvm_options(&format!("{PATH}.jvmOptions"), &bk.jvm_options));
 

@@ -5,8 +5,8 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, ResourceRequirements
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Fewest bookies: ensemble, write and ack quorum all default to 3.
-pub const MIN_BOOKIES: i32 = 3;
+/// Fewest bookies the schema allows; the ledger placement (`quorum`) usually needs more.
+pub const MIN_BOOKIES: i32 = 1;
 pub const MAX_REPLICAS: i32 = 1000;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -15,9 +15,9 @@ pub struct BookkeeperSpec {
     #[serde(default = "default_image")]
     pub image: ImageSpec,
 
-    /// Number of bookies.
+    /// Number of bookies: at least the ensemble size and write quorum (3 unless set in the options).
     #[serde(default = "default_replicas")]
-    #[schemars(range(min = 3, max = 1000))]
+    #[schemars(range(min = 1, max = 1000))]
     pub replicas: i32,
 
     #[serde(default)]
@@ -85,8 +85,11 @@ fn default_image() -> ImageSpec {
     ImageSpec::new("ecs/bookkeeper")
 }
 
+/// Enough for the default ledger placement (an ensemble of 3).
+pub const DEFAULT_BOOKIES: i32 = 3;
+
 fn default_replicas() -> i32 {
-    MIN_BOOKIES
+    DEFAULT_BOOKIES
 }
 
 fn default_bookie_claim() -> PersistentVolumeClaimSpec {

@@ -6,6 +6,7 @@
 
 mod bookkeeper;
 mod ecs;
+pub mod quorum;
 mod status;
 mod tier2;
 
@@ -70,6 +71,15 @@ const ONE_CHANGE_AT_A_TIME: &str = "!has(self.spec.version) || !has(oldSelf.spec
         .message("spec.version cannot go down, except back to the previous version (status.previousVersion)"),
     validation = kube::core::Rule::new(ONE_CHANGE_AT_A_TIME).field_path(".spec.version")
         .message("spec.version cannot change while an upgrade or rollback is in progress, except back to the version it started from (status.upgrade.fromVersion)"),
+    // Ledger placement: the sizes are options, and may sit in either options map (quorum.rs).
+    validation = kube::core::Rule::new(quorum::cel_format_rule("self.spec.bookkeeper.options"))
+        .field_path(".spec.bookkeeper.options").message(quorum::FORMAT_MESSAGE),
+    validation = kube::core::Rule::new(quorum::cel_format_rule("self.spec.ecs.options"))
+        .field_path(".spec.ecs.options").message(quorum::FORMAT_MESSAGE),
+    validation = kube::core::Rule::new(quorum::cel_order_rule())
+        .field_path(".spec.bookkeeper.options").message(quorum::ORDER_MESSAGE),
+    validation = kube::core::Rule::new(quorum::cel_replicas_rule())
+        .field_path(".spec.bookkeeper.replicas").message(quorum::REPLICAS_MESSAGE),
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.currentVersion","description":"Version all components run"}"#,
     printcolumn = r#"{"name":"Desired Version","type":"string","jsonPath":".status.targetVersion","description":"Version the cluster is moving to"}"#,
     printcolumn = r#"{"name":"Desired Members","type":"integer","jsonPath":".status.replicas","description":"Pods the cluster should have"}"#,
