@@ -2,6 +2,7 @@
 //! needs to emit them, and the wave they are applied in. The output policy, apply and prune, `record`
 //! and the RBAC test of `deploy/role.yaml` all read it, so a new kind is added here once.
 
+use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::Value;
 
 /// When an object is applied: objects others refer to first, then the workloads that use them.
@@ -88,6 +89,14 @@ pub const MANAGED: &[ManagedKind] = &[
         wave: Wave::Workload,
     },
 ];
+
+impl ManagedKind {
+    /// The API resource the dynamic client reads and writes it through.
+    pub fn api_resource(&self) -> ApiResource {
+        let (group, version) = self.api_version.split_once('/').unwrap_or(("", self.api_version));
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, self.kind), self.plural)
+    }
+}
 
 /// The managed kind `kind`, if it is one.
 pub fn find(kind: &str) -> Option<&'static ManagedKind> {

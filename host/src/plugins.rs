@@ -52,6 +52,8 @@ pub struct PluginSet {
     pub runtime: Runtime,
     plugins: BTreeMap<String, Plugin>,
     pub grants: Grants,
+    /// The reconcilers by the component label they stamp, fixed once loaded.
+    reconciler_components: BTreeMap<String, String>,
 }
 
 impl PluginSet {
@@ -89,7 +91,7 @@ impl PluginSet {
                 plugins.insert(name, plugin);
             }
         }
-        let set = PluginSet { runtime, plugins, grants };
+        let mut set = PluginSet { runtime, plugins, grants, reconciler_components: BTreeMap::new() };
         for name in RECONCILERS {
             match set.plugins.get(name) {
                 Some(p) if p.info.kind == PluginKind::Reconciler => {}
@@ -105,6 +107,11 @@ impl PluginSet {
                 }
             }
         }
+        set.reconciler_components = RECONCILERS
+            .iter()
+            .filter_map(|name| set.plugins.get(*name))
+            .map(|p| (p.info.component.clone(), p.info.name.clone()))
+            .collect();
         Ok(set)
     }
 
@@ -117,12 +124,8 @@ impl PluginSet {
     }
 
     /// The reconcilers by the component label they stamp (`bookie` -> `bookkeeper`).
-    pub fn reconciler_components(&self) -> BTreeMap<String, String> {
-        RECONCILERS
-            .iter()
-            .filter_map(|name| self.plugins.get(*name))
-            .map(|p| (p.info.component.clone(), p.info.name.clone()))
-            .collect()
+    pub fn reconciler_components(&self) -> &BTreeMap<String, String> {
+        &self.reconciler_components
     }
 
     /// Every component label in use: the reconcilers' and the loaded Tier-2 providers'.

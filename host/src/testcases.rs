@@ -68,7 +68,7 @@ pub fn render_manifest(plugins: &PluginSet, manifest: &str, observed: &[serde_js
     let cluster = load::plugin_cluster(&cr);
     let components = plugins.reconciler_components();
     let replay = cr.status.as_ref().map(|status| {
-        let views = rollout::view::components(observed, &components);
+        let views = rollout::view::components(observed, components);
         (rollout::advance(Some(status), &cr.spec, &views, recorded_at(&cr)), views)
     });
     let versions = match &replay {
@@ -79,7 +79,7 @@ pub fn render_manifest(plugins: &PluginSet, manifest: &str, observed: &[serde_js
         Ok(rendered) => {
             let mut status = status_yaml(&rendered);
             if let Some((step, views)) = &replay {
-                let restart = rollout::restarts(step, views, &rollout::desired_hashes(&rendered.objects, &components));
+                let restart = rollout::restarts(step, views, &rollout::desired_hashes(&rendered.objects, components));
                 status.push_str(&rollout_yaml(step, restart.as_ref()));
             }
             Outcome::Plan { objects: output::yaml(&rendered.objects), status }

@@ -56,14 +56,15 @@ fn api_for(client: &Client, object: &Value) -> Api<DynamicObject> {
 
 /// The dynamic API of a kind, in `namespace` or cluster-wide.
 pub fn dynamic_api(client: &Client, api_version: &str, kind: &str, namespace: Option<&str>) -> Api<DynamicObject> {
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let plural = match kinds::find(kind) {
-        Some(managed) => managed.plural.to_string(),
-        // Pods, which `record` reads.
-        None => format!("{}s", kind.to_lowercase()),
+    let resource = match kinds::find(kind) {
+        Some(managed) => managed.api_resource(),
+        // Pods, which `record` reads and the rollout deletes.
+        None => {
+            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+            let gvk = GroupVersionKind::gvk(group, version, kind);
+            ApiResource::from_gvk_with_plural(&gvk, &format!("{}s", kind.to_lowercase()))
+        }
     };
-    let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
     match namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),

@@ -9,7 +9,7 @@ use ecs_plugin_sdk::k8s::{APP, LABEL_APP, LABEL_CLUSTER, LABEL_MANAGED_BY, MANAG
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::DynamicObject;
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::ApiResource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -120,19 +120,13 @@ pub struct Watches {
     pub pods: Watch<Pod>,
 }
 
-/// The API resource of a managed kind.
-pub fn api_resource(kind: &ManagedKind) -> ApiResource {
-    let (group, version) = kind.api_version.split_once('/').unwrap_or(("", kind.api_version));
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind.kind), kind.plural)
-}
-
 impl Stores {
     pub fn start(client: &Client, scope: &Scope) -> (Stores, Watches) {
         let managed = managed_selector();
         let mut stores = Vec::new();
         let mut watches = Vec::new();
         for kind in kinds::MANAGED {
-            let resource = api_resource(kind);
+            let resource = kind.api_resource();
             // Cluster-scoped kinds (PersistentVolumes) are watched everywhere; only plugins granted
             // them create any.
             let api = match scope {

@@ -122,7 +122,7 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
     let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default();
     let observed = ctx.stores.observed(&id);
     // Where version changes stand decides the versions each component is rendered with.
-    let views = rollout::view::components(&observed, &ctx.plugins.reconciler_components());
+    let views = rollout::view::components(&observed, ctx.plugins.reconciler_components());
     let step = rollout::advance(cr.status.as_ref(), &cr.spec, &views, now);
     let (rendered, observed) = render(ctx, cr, observed, step.versions.clone()).await?;
     let mut failure = None;
@@ -221,7 +221,7 @@ async fn restart_next(
     views: &std::collections::BTreeMap<String, rollout::ComponentView>,
     rendered: &Rendered,
 ) -> Result<(), ApplyError> {
-    let desired = rollout::desired_hashes(&rendered.objects, &ctx.plugins.reconciler_components());
+    let desired = rollout::desired_hashes(&rendered.objects, ctx.plugins.reconciler_components());
     let Some(restart) = rollout::restarts(step, views, &desired) else { return Ok(()) };
     let namespace = cr.namespace().unwrap_or_default();
     if apply::delete_pod(&ctx.client, &ctx.metrics, &namespace, &restart.pod, &restart.uid).await? {

@@ -4,7 +4,7 @@
 
 use crate::pipeline::Rendered;
 use crate::rollout::Step;
-use ecs_plugin_sdk::spec::{ComponentStatus, Condition, ECSClusterStatus, Members, UpgradePhase};
+use ecs_plugin_sdk::spec::{ComponentStatus, Condition, ECSClusterStatus, Members, UpgradePhase, UpgradeStatus};
 use ecs_plugin_sdk::{FieldError, Versions};
 
 pub const READY: &str = "Ready";
@@ -78,9 +78,7 @@ pub fn compute(
             });
             let rolling = step.upgrade.as_ref().filter(|u| u.phase.in_progress());
             conditions.push(if let Some(u) = rolling {
-                let progress = u.progress.clone().unwrap_or_default();
-                let message = format!("{progress} ({} -> {})", u.from_version, u.to_version);
-                condition(PROGRESSING, true, phase_reason(u.phase), message, generation)
+                condition(PROGRESSING, true, phase_reason(u.phase), progress_message(u), generation)
             } else if let Some(stall) = &step.stalled {
                 let message = format!(
                     "pod {} does not start on its new template: {}: {}; fix the spec to roll on",
@@ -147,14 +145,17 @@ fn phase_reason(phase: UpgradePhase) -> &'static str {
     }
 }
 
+/// `bookkeeper 2/3 (0.4.0 -> 0.5.0)`
+fn progress_message(u: &UpgradeStatus) -> String {
+    format!("{} ({} -> {})", u.progress.as_deref().unwrap_or_default(), u.from_version, u.to_version)
+}
+
 /// `Upgrading` (with the component and its progress) and `UpgradeFailed` (with the pod and why).
 fn upgrade_conditions(step: &Step, generation: i64) -> Vec<Condition> {
     let version = step.current_version.clone().unwrap_or_default();
     let upgrading = match &step.upgrade {
         Some(u) if u.phase.in_progress() => {
-            let progress = u.progress.clone().unwrap_or_default();
-            let message = format!("{progress} ({} -> {})", u.from_version, u.to_version);
-            condition(UPGRADING, true, phase_reason(u.phase), message, generation)
+            condition(UPGRADING, true, phase_reason(u.phase), progress_message(u), generation)
         }
         Some(u) => {
             let message = format!("stopped on the way {} -> {}; runs {version}", u.from_version, u.to_version);

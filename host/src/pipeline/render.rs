@@ -276,15 +276,8 @@ pub fn render_among(
     super::config_hash::stamp(&mut objects);
     let by_label = plugins
         .reconciler_components()
-        .into_iter()
-        .map(|(label, name)| {
-            let version = match name.as_str() {
-                "bookkeeper" => &versions.bookkeeper,
-                "controller" => &versions.controller,
-                _ => &versions.node,
-            };
-            (label, version.clone())
-        })
+        .iter()
+        .map(|(label, name)| (label.clone(), versions.get(name).to_string()))
         .collect();
     crate::rollout::template::stamp(&mut objects, &by_label);
     objects.sort_by_key(kinds::apply_rank);

@@ -56,23 +56,6 @@ pub struct Restart {
     pub reason: String,
 }
 
-fn get<'a>(versions: &'a Versions, component: &str) -> &'a str {
-    match component {
-        "bookkeeper" => &versions.bookkeeper,
-        "controller" => &versions.controller,
-        _ => &versions.node,
-    }
-}
-
-fn set(versions: &mut Versions, component: &str, version: &str) {
-    let slot = match component {
-        "bookkeeper" => &mut versions.bookkeeper,
-        "controller" => &mut versions.controller,
-        _ => &mut versions.node,
-    };
-    *slot = version.to_string();
-}
-
 fn order(phase: UpgradePhase) -> Vec<&'static str> {
     let mut order = ORDER.to_vec();
     if phase == UpgradePhase::RollingBack {
@@ -221,10 +204,10 @@ pub fn advance(
         let mut failed = None;
         loop {
             let component = order[k];
-            set(&mut step.versions, component, &u.to_version);
+            step.versions.set(component, &u.to_version);
             let view = views.get(component);
             if view.is_some_and(|v| v.runs(&u.to_version)) {
-                if get(&rendered, component) != u.to_version || u.component.as_deref() == Some(component) {
+                if rendered.get(component) != u.to_version || u.component.as_deref() == Some(component) {
                     step.events.push(RolloutEvent::normal(
                         "ComponentUpgraded",
                         format!(

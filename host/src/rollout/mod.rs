@@ -39,7 +39,7 @@ pub fn desired_hashes(
     objects
         .iter()
         .filter_map(|o| {
-            let label = o.pointer("/metadata/labels")?.get(ecs_plugin_sdk::k8s::LABEL_COMPONENT)?.as_str()?;
+            let label = view::component_label(o)?;
             let hash = template::hash(o)?;
             Some((components.get(label)?.clone(), hash.to_string()))
         })

@@ -106,7 +106,7 @@ impl World {
     fn reconcile(&mut self, spec: &ECSClusterSpec) -> machine::Step {
         let step = advance(self.status.as_ref(), spec, &self.views(), self.now);
         for (c, (version, _)) in self.components.iter_mut() {
-            *version = machine_version(&step, c);
+            *version = step.versions.get(c).to_string();
         }
         let views = self.views();
         let hashes = views.iter().map(|(c, v)| (c.clone(), v.hash.clone().unwrap())).collect();
@@ -154,14 +154,6 @@ impl World {
 
     fn versions(&self, c: &str) -> Vec<String> {
         self.components[c].1.iter().map(|p| p.version.clone()).collect()
-    }
-}
-
-fn machine_version(step: &machine::Step, component: &str) -> String {
-    match component {
-        "bookkeeper" => step.versions.bookkeeper.clone(),
-        "controller" => step.versions.controller.clone(),
-        _ => step.versions.node.clone(),
     }
 }
 

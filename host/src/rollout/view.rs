@@ -115,7 +115,7 @@ fn pod_view(pod: &Value) -> PodView {
     }
 }
 
-fn component_label(object: &Value) -> Option<&str> {
+pub(super) fn component_label(object: &Value) -> Option<&str> {
     object.pointer("/metadata/labels")?.get(LABEL_COMPONENT)?.as_str()
 }
 

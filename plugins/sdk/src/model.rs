@@ -100,6 +100,25 @@ impl From<Versions> for crate::spec::ComponentVersions {
 }
 
 impl Versions {
+    /// The version of `component`, by its reconciler's name (`bookkeeper`, `controller`, `node`).
+    pub fn get(&self, component: &str) -> &str {
+        match component {
+            "bookkeeper" => &self.bookkeeper,
+            "controller" => &self.controller,
+            _ => &self.node,
+        }
+    }
+
+    /// Sets the version of `component` (as [`Versions::get`] names it).
+    pub fn set(&mut self, component: &str, version: &str) {
+        let slot = match component {
+            "bookkeeper" => &mut self.bookkeeper,
+            "controller" => &mut self.controller,
+            _ => &mut self.node,
+        };
+        *slot = version.to_string();
+    }
+
     /// The versions the components run when no upgrade is in progress: each one's target version.
     pub fn targets(spec: &ECSClusterSpec) -> Versions {
         Versions {
