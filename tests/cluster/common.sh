@@ -21,3 +21,16 @@ wait_established() {
     sleep 0.2
   done
 }
+
+# Waits (up to $2 seconds, default 30) until namespace $1 has its `default` ServiceAccount: the
+# controller-manager creates it shortly after the namespace, and a pod created before is refused.
+wait_default_service_account() {
+  local ns="$1" deadline=$((SECONDS + ${2:-30}))
+  until kubectl -n "$ns" get serviceaccount default >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "namespace $ns has no default ServiceAccount after ${2:-30}s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}

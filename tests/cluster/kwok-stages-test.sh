@@ -22,6 +22,7 @@ elapsed() { echo "$(( (${EPOCHREALTIME/./} - T0) / 1000 )) ms"; }
 export KUBECONFIG="$("$CLUSTER" kubeconfig)"
 kubectl delete namespace "$NS" --wait=true --timeout=60s --ignore-not-found >/dev/null
 kubectl create namespace "$NS" >/dev/null
+wait_default_service_account "$NS"
 trap 'kubectl delete namespace "$NS" --wait=false --ignore-not-found >/dev/null 2>&1 || true' EXIT
 
 T0="${EPOCHREALTIME/./}"
