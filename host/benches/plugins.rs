@@ -7,7 +7,7 @@ use criterion::{Criterion, criterion_group};
 use ecs_operator::pipeline::{self, load};
 use ecs_operator::plugins::{Grants, PluginSet};
 use ecs_operator::runtime::{Limits, Runtime};
-use ecs_plugin_sdk::{Cluster, ReconcileInput};
+use ecs_plugin_sdk::{Cluster, testing};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -55,7 +55,7 @@ fn one_off_numbers() {
     let cluster = seed_cluster();
     let versions = pipeline::target_versions(&cluster);
     let bookkeeper = set.get("bookkeeper").unwrap();
-    let input = ReconcileInput { cluster: cluster.clone(), observed: vec![], tier2: None, versions: versions.clone() };
+    let input = testing::reconcile_input(cluster.clone());
     let calls: Vec<Duration> = (0..2000)
         .map(|_| {
             let t = Instant::now();
@@ -112,7 +112,7 @@ fn steady_state(c: &mut Criterion) {
     let cluster = seed_cluster();
     let versions = pipeline::target_versions(&cluster);
     let bookkeeper = set.get("bookkeeper").unwrap();
-    let input = ReconcileInput { cluster: cluster.clone(), observed: vec![], tier2: None, versions: versions.clone() };
+    let input = testing::reconcile_input(cluster.clone());
     c.bench_function("plugin_call/bookkeeper_reconcile", |b| {
         b.iter(|| set.runtime.reconcile(bookkeeper, &input).unwrap())
     });

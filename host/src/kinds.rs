@@ -88,6 +88,14 @@ pub const MANAGED: &[ManagedKind] = &[
         capability: None,
         wave: Wave::Workload,
     },
+    ManagedKind {
+        api_version: "batch/v1",
+        kind: "Job",
+        plural: "jobs",
+        namespaced: true,
+        capability: None,
+        wave: Wave::Workload,
+    },
 ];
 
 impl ManagedKind {

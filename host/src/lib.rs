@@ -21,5 +21,7 @@ pub mod quantity;
 pub mod record;
 pub mod rollout;
 pub mod runtime;
+pub mod scaledown;
 pub mod telemetry;
 pub mod testcases;
+pub mod zookeeper;

@@ -116,7 +116,7 @@ fn plugins_list_shows_every_builtin_with_its_digest() {
     for name in ["bookkeeper", "controller", "node", "tier2-nfs", "tier2-filestore", "tier2-hdfs", "tier2-ecs"] {
         let line = text.lines().find(|l| l.starts_with(&format!("{name}\t"))).unwrap_or_else(|| panic!("{name}"));
         let fields: Vec<&str> = line.split('\t').collect();
-        assert_eq!(fields[3], "0.1.0", "contract of {name}");
+        assert_eq!(fields[3], "0.2.0", "contract of {name}");
         assert_eq!(fields[5].len(), 64, "sha256 of {name}");
         assert!(fields[6].starts_with("builtin:"), "source of {name}");
     }

@@ -311,14 +311,15 @@ fn a_live_cluster_records_into_a_case_that_replays_offline() {
 fn filestore_volumes_are_created_and_removed_with_their_cluster() {
     let ns = Namespace::new("it-filestore");
     let _op = Operator::start(&ns, "a", &[]);
-    ns.apply(&without_namespace(&read("tests/cases/tier2-filestore/cluster.yaml")));
+    let manifest = read("tests/cases/tier2-filestore/cluster.yaml").replace("zk-client.zk:2181", &test_zookeeper());
+    ns.apply(&without_namespace(&manifest));
     ns.wait_ready("gcp");
     let pv_name = format!("gcp-{}-tier2", ns.name);
     let pv: Value = serde_json::from_str(&kubectl(&["get", "pv", &pv_name, "-o", "json"])).unwrap();
     assert_eq!(pv["spec"]["nfs"]["server"], "10.123.189.202");
     assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
     let cr = ns.get("ecscluster", "gcp").unwrap();
-    assert!(cr["metadata"]["finalizers"].to_string().contains("ecs.ecs.io/persistent-volumes"), "{cr}");
+    assert!(cr["metadata"]["finalizers"].to_string().contains("ecs.ecs.io/cleanup"), "{cr}");
     // A PersistentVolume cannot be owned by a namespaced object: the finalizer removes it.
     kubectl(&["-n", &ns.name, "delete", "ecscluster", "gcp", "--wait=true", "--timeout=60s"]);
     wait_for("the PersistentVolume to be deleted", T, || {

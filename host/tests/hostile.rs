@@ -75,7 +75,7 @@ fn cluster(tier2_attack: &str, bookkeeper_attack: &str) -> Cluster {
 
 fn render(cluster: &Cluster, granted: bool) -> Result<pipeline::Rendered, RenderError> {
     let versions = pipeline::target_versions(cluster);
-    pipeline::render_among(plugins(granted), cluster, &[], &versions, &["ecs-x".to_string()])
+    pipeline::render_among(plugins(granted), cluster, &[], &pipeline::Directives::of(&versions), &["ecs-x".to_string()])
 }
 
 /// The violation an attack causes, which must name `plugin`.
@@ -225,6 +225,15 @@ fn every_attack_of_a_replaced_bookkeeper_is_refused() {
         let v = violation(&cluster("", attack), false, "bookkeeper", attack);
         assert_breaks(&v, attack, *rule, text);
     }
+}
+
+#[test]
+fn a_plan_may_only_clean_up_its_own_zookeeper_tree() {
+    let v = violation(&cluster("", "zookeeper-escape"), false, "bookkeeper", "zookeeper-escape");
+    let cleanup = |r: &Rule| *r == Rule::Cleanup;
+    assert_breaks(&v, "zookeeper-escape", cleanup, "\"/ecs/ecs-x\" is outside the cluster's own tree \"/ecs/ecs\"");
+    assert_breaks(&v, "zookeeper-escape", cleanup, "\"/ecs\" is outside");
+    assert_breaks(&v, "zookeeper-escape", cleanup, "has the segment \"..\"");
 }
 
 #[test]

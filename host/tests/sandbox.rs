@@ -491,6 +491,7 @@ fn everything_a_call_returns_is_bounded() {
     assert_eq!(expect_bound("many-events"), ("events per call", 200_000, l.events_per_call));
     assert_eq!(expect_bound("long-event"), ("bytes per message", 10_000, l.message_bytes));
     assert_eq!(expect_bound("many-members"), ("members per status", 100_000, l.members_per_status));
+    assert_eq!(expect_bound("many-cleanups"), ("cleanup steps per call", 9, 8));
     assert_eq!(expect_bound("many-errors"), ("field errors per call", 400_000, l.field_errors_per_call));
     assert_eq!(expect_bound("long-failure"), ("bytes per message", 8 << 20, l.message_bytes));
     match expect_fault_in(roomy_sandbox(), "big-status").fault {

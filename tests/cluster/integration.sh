@@ -15,8 +15,20 @@ export ECS_TEST_KUBECONFIG="$("$CLUSTER" kubeconfig)" ECS_TEST_KUBECTL="$BIN_DIR
 "$ROOT/tests/cluster/kwok-stages-test.sh"
 # The ZooKeeper harness the cluster-deletion tests build on (installed from Maven Central, cached).
 "$ROOT/tests/cluster/zookeeper-test.sh"
+# One ZooKeeper for the whole run: every test cluster names it, so deleting one removes a real tree.
+ZK_DIR="$(mktemp -d)"
+stop_zookeeper() { "$ROOT/tests/cluster/zookeeper.sh" stop "$ZK_DIR" || true; rm -rf "$ZK_DIR"; }
+if [[ -n "$(trap -p EXIT)" ]]; then
+  trap '"$CLUSTER" down; stop_zookeeper' EXIT
+else
+  trap stop_zookeeper EXIT
+fi
+ECS_TEST_ZOOKEEPER="$("$ROOT/tests/cluster/zookeeper.sh" start 0 "$ZK_DIR" | tail -1)"
+export ECS_TEST_ZOOKEEPER
 cd "$ROOT"
 "${CARGO:-cargo}" test -p ecs-operator --test cluster -- --ignored --test-threads=1
+# Scale-down by decommission, and deletion that removes the cluster's ZooKeeper tree.
+"${CARGO:-cargo}" test -p ecs-operator --test day2 -- --ignored --test-threads=1
 # Rolling upgrades: order, one pod at a time, failures, rollbacks, a killed operator, replays.
 "${CARGO:-cargo}" test -p ecs-operator --test upgrade -- --ignored --test-threads=1
 # The version rules: offline admission against the API server's CEL, case by case.

@@ -113,6 +113,10 @@ pub async fn sync(
         let k = key(&object);
         wanted.insert(k.clone());
         let current = live.iter().find(|l| key(l) == k);
+        // A Job's pod template is immutable: a Job runs as first planned, never updated.
+        if k.0 == "Job" && current.is_some() {
+            continue;
+        }
         if !current.is_some_and(|c| up_to_date(&object, c)) {
             stale.push((object, current.is_some()));
         }
@@ -214,19 +218,55 @@ pub async fn delete_pod(
     name: &str,
     uid: &str,
 ) -> Result<bool, ApplyError> {
-    let api = dynamic_api(client, "v1", "Pod", Some(namespace));
+    delete_by_uid(client, metrics, "Pod", namespace, name, uid).await
+}
+
+/// Deletes a core (`v1`) object if it is still the one seen (`uid`): a destructive step never acts
+/// on a name alone. False when it is gone or replaced already.
+pub async fn delete_by_uid(
+    client: &Client,
+    metrics: &Metrics,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+) -> Result<bool, ApplyError> {
+    let api = dynamic_api(client, "v1", kind, Some(namespace));
     let params = DeleteParams {
         preconditions: Some(Preconditions { uid: Some(uid.to_string()), resource_version: None }),
         ..DeleteParams::default()
     };
     match api.delete(name, &params).await {
         Ok(_) => {
-            metrics.wrote("Pod", "delete");
+            metrics.wrote(kind, "delete");
             Ok(true)
         }
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(false),
-        Err(source) => Err(ApplyError { verb: "delete", object: format!("Pod/{name}"), source }),
+        Err(source) => Err(ApplyError { verb: "delete", object: format!("{kind}/{name}"), source }),
     }
+}
+
+/// Deletes the cluster's workloads (StatefulSets, Deployments, Jobs), each by its UID, so that its
+/// pods stop before its external state is removed; returns how many it deleted.
+pub async fn delete_workloads(client: &Client, metrics: &Metrics, live: &[Value]) -> Result<usize, ApplyError> {
+    let mut deleted = 0;
+    let workloads = live.iter().filter(|o| kinds::of(o).is_some_and(|k| k.wave == Wave::Workload));
+    for object in workloads.filter(|o| o.pointer("/metadata/deletionTimestamp").is_none()) {
+        let (kind, _, name) = key(object);
+        let uid = object.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
+        let params = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: Some(Preconditions { uid, resource_version: None }),
+            ..DeleteParams::default()
+        };
+        match api_for(client, object).delete(&name, &params).await {
+            Ok(_) => deleted += 1,
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(source) => return Err(ApplyError { verb: "delete", object: describe(object), source }),
+        }
+        metrics.wrote(&kind, "delete");
+    }
+    Ok(deleted)
 }
 
 /// Deletes the cluster's PersistentVolumes (cluster-scoped, so not garbage-collected with it).

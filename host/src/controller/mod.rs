@@ -33,8 +33,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Set on clusters whose plan holds PersistentVolumes, which garbage collection cannot remove.
-pub const FINALIZER: &str = "ecs.ecs.io/persistent-volumes";
+/// Set on every cluster: on deletion the operator stops its pods, removes its ZooKeeper tree and
+/// its PersistentVolumes (which garbage collection cannot), and only then lets it go.
+pub const FINALIZER: &str = "ecs.ecs.io/cleanup";
+/// The finalizer of earlier versions (PersistentVolumes only): still honoured, and removed.
+pub const LEGACY_FINALIZER: &str = "ecs.ecs.io/persistent-volumes";
+/// Annotation (`"true"`) that lets a deleted cluster go without removing its ZooKeeper tree, e.g.
+/// when ZooKeeper itself is gone for good.
+pub const SKIP_ZOOKEEPER_CLEANUP: &str = "ecs.ecs.io/skip-zookeeper-cleanup";
 
 /// How to run the operator.
 #[derive(Clone, Debug)]
@@ -206,10 +212,13 @@ pub async fn run(
     Ok(())
 }
 
-/// Triggers, one per managed kind and the pods: namespaced objects map to their ECSCluster by owner
-/// reference; pods and cluster-scoped objects, which carry none to it, by their cluster label.
+/// Triggers, one per managed kind, the pods and the claims: namespaced objects map to their
+/// ECSCluster by owner reference; pods, claims and cluster-scoped objects, which carry none to it,
+/// by their cluster label.
 fn with_triggers(controller: Controller<ECSCluster>, w: observe::Watches) -> Controller<ECSCluster> {
-    let mut controller = controller.watches_stream(w.pods, |pod| observe::cluster_of(&pod));
+    let mut controller = controller
+        .watches_stream(w.pods, |pod| observe::cluster_of(&pod))
+        .watches_stream(w.claims, |claim| observe::cluster_of(&claim));
     for (kind, resource, watch) in w.managed {
         controller = if kind.namespaced {
             controller.owns_stream_with(watch, resource)

@@ -7,7 +7,7 @@ use crate::crd::ECSCluster;
 use crate::kinds::{self, ManagedKind};
 use ecs_plugin_sdk::k8s::{APP, LABEL_APP, LABEL_CLUSTER, LABEL_MANAGED_BY, MANAGED_BY};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::DynamicObject;
 use kube::core::ApiResource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -107,17 +107,20 @@ where
     (reader, Box::pin(stream))
 }
 
-/// The caches: one per managed kind (from [`kinds::MANAGED`]), and the pods.
+/// The caches: one per managed kind (from [`kinds::MANAGED`]), the pods, and the claims the
+/// workloads' claim templates made.
 #[derive(Clone)]
 pub struct Stores {
     managed: Arc<Vec<(&'static ManagedKind, Store<DynamicObject>)>>,
     pub pods: Store<Pod>,
+    pub claims: Store<PersistentVolumeClaim>,
 }
 
 /// The watches behind [`Stores`], handed to the controller as triggers.
 pub struct Watches {
     pub managed: Vec<(&'static ManagedKind, ApiResource, Watch<DynamicObject>)>,
     pub pods: Watch<Pod>,
+    pub claims: Watch<PersistentVolumeClaim>,
 }
 
 impl Stores {
@@ -138,7 +141,12 @@ impl Stores {
             watches.push((kind, resource, watch));
         }
         let (pods, w_pods) = reflect(scope.api(client), Some(&pod_selector()), true);
-        (Stores { managed: Arc::new(stores), pods }, Watches { managed: watches, pods: w_pods })
+        // StatefulSet claims carry their template's labels (the pods' selector), not an owner.
+        let (claims, w_claims) = reflect(scope.api(client), Some(&pod_selector()), true);
+        (
+            Stores { managed: Arc::new(stores), pods, claims },
+            Watches { managed: watches, pods: w_pods, claims: w_claims },
+        )
     }
 
     /// Waits until every cache holds its first full listing.
@@ -149,6 +157,8 @@ impl Stores {
         }
         self.pods.wait_until_ready().await?;
         tracing::debug!(kind = "Pod", "cache synced");
+        self.claims.wait_until_ready().await?;
+        tracing::debug!(kind = "PersistentVolumeClaim", "claims cache synced");
         Ok(())
     }
 
@@ -187,6 +197,36 @@ impl Stores {
         pods.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
         out.extend(pods);
         out
+    }
+
+    /// Names of every pod labelled for the cluster, whoever owns it (on deletion its workloads go
+    /// first, and their pods outlive them for a while).
+    pub fn labelled_pods(&self, cluster: &ClusterId) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .pods
+            .state()
+            .iter()
+            .filter(|p| p.meta().namespace.as_deref() == Some(cluster.namespace.as_str()))
+            .filter(|p| labelled_for(p.as_ref(), &cluster.name))
+            .map(|p| p.name_any())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The claims labelled for the cluster that its workloads' claim templates made (the ones the
+    /// operator applied itself are among [`Stores::managed`]).
+    pub fn claims(&self, cluster: &ClusterId) -> Vec<Value> {
+        let mut claims: Vec<Value> = self
+            .claims
+            .state()
+            .iter()
+            .filter(|c| c.meta().namespace.as_deref() == Some(cluster.namespace.as_str()))
+            .filter(|c| labelled_for(c.as_ref(), &cluster.name) && !c.labels().contains_key(LABEL_MANAGED_BY))
+            .map(|c| to_json(c.as_ref()))
+            .collect();
+        claims.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+        claims
     }
 }
 

@@ -3,11 +3,11 @@
 use super::apply::{self, ApplyError, SyncError, Writes};
 use super::ownership::ClusterId;
 use super::status::{self, Outcome};
-use super::{Context, FINALIZER};
+use super::{Context, FINALIZER, LEGACY_FINALIZER, SKIP_ZOOKEEPER_CLEANUP};
 use crate::crd::ECSCluster;
-use crate::pipeline::{self, RenderError, Rendered, load};
-use crate::rollout;
-use ecs_plugin_sdk::Versions;
+use crate::pipeline::{self, Directives, RenderError, Rendered, load};
+use crate::{rollout, scaledown};
+use ecs_plugin_sdk::spec::ScaleDownStatus;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -29,6 +29,9 @@ pub enum ReconcileError {
     Join(String),
     #[error("{0}")]
     Ownership(String),
+    /// A deleted cluster's cleanup could not finish (ZooKeeper unreachable, plugins failing).
+    #[error("{0}")]
+    Cleanup(String),
 }
 
 /// Even with nothing to do, look again this often (cache reads only; no API request).
@@ -48,15 +51,13 @@ pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action,
             ctx.metrics.reconciled("caches_syncing", started.elapsed());
             return Ok(Action::requeue(Duration::from_millis(100)));
         }
-        let result = if cr.meta().deletion_timestamp.is_some() {
-            finalize(&cr, &ctx).await.map(|()| ("deleted", Action::await_change()))
-        } else {
-            sync(&cr, &ctx).await
-        };
+        let result =
+            if cr.meta().deletion_timestamp.is_some() { finalize(&cr, &ctx).await } else { sync(&cr, &ctx).await };
         let label = match &result {
             Ok((label, _)) => *label,
             Err(ReconcileError::Api(_)) => "api_error",
             Err(ReconcileError::Ownership(_)) => "ownership_conflict",
+            Err(ReconcileError::Cleanup(_)) => "cleanup_failed",
             Err(_) => "plugin_fault",
         };
         ctx.metrics.reconciled(label, started.elapsed());
@@ -70,10 +71,12 @@ pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action,
     .await
 }
 
-/// Backoff after a failure: 1 s, 2 s, 4 s ... up to 5 minutes, per cluster.
+/// Backoff after a failure: 1 s, 2 s, 4 s ... up to 5 minutes, per cluster; a deleted cluster's
+/// cleanup retries at least every 30 s, so that it finishes soon after ZooKeeper is back.
 pub fn error_policy(cr: Arc<ECSCluster>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     let failures = ctx.count_failure(&cr);
-    let delay = Duration::from_secs(1u64 << failures.min(9)).min(Duration::from_secs(300));
+    let cap = if matches!(error, ReconcileError::Cleanup(_)) { 30 } else { 300 };
+    let delay = Duration::from_secs(1u64 << failures.min(9)).min(Duration::from_secs(cap));
     tracing::warn!(cluster = %cr.name_any(), namespace = %cr.namespace().unwrap_or_default(), %error, retry_in_s = delay.as_secs(), "reconcile failed");
     Action::requeue(delay)
 }
@@ -103,14 +106,14 @@ async fn render(
     ctx: &Context,
     cr: &ECSCluster,
     observed: Vec<Value>,
-    versions: Versions,
+    directives: Directives,
 ) -> Result<(Result<Rendered, RenderError>, Vec<Value>), ReconcileError> {
     let cluster = load::plugin_cluster(cr);
     let plugins = ctx.plugins.clone();
     let siblings = siblings(ctx, cr);
     // Plugin calls are synchronous wasm execution (bounded by their deadline): off the async workers.
     tokio::task::spawn_blocking(move || {
-        (pipeline::render_among(&plugins, &cluster, &observed, &versions, &siblings), observed)
+        (pipeline::render_among(&plugins, &cluster, &observed, &directives, &siblings), observed)
     })
     .await
     .map_err(|e| ReconcileError::Join(e.to_string()))
@@ -124,16 +127,26 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
     // Where version changes stand decides the versions each component is rendered with.
     let views = rollout::view::components(&observed, ctx.plugins.reconciler_components());
     let step = rollout::advance(cr.status.as_ref(), &cr.spec, &views, now);
-    let (rendered, observed) = render(ctx, cr, observed, step.versions.clone()).await?;
+    // Where a bookie scale-down stands decides how many bookies run, and which one is retired.
+    let bookies = scaledown::Bookies::read(&id.name, &observed, &ctx.stores.claims(&id));
+    let scale_ctx = scaledown::Context {
+        spec: &cr.spec,
+        upgrading: step.upgrade.as_ref().is_some_and(|u| u.phase.in_progress()),
+        now: &now.to_string(),
+    };
+    let previous_scale = scale_down_record(ctx, cr, &bookies).await?;
+    let scale = scaledown::advance(previous_scale.as_ref(), &bookies, &scale_ctx);
+    let directives = Directives { versions: step.versions.clone(), bookie_scale_down: scale.directive };
+    let (rendered, observed) = render(ctx, cr, observed, directives).await?;
     let mut failure = None;
     let mut writes = Writes::default();
     let outcome = match &rendered {
         Ok(rendered) => {
             // Pods are observed, never applied or pruned.
             let live: Vec<Value> = observed.into_iter().filter(|o| o["kind"] != "Pod").collect();
-            let needs_finalizer = rendered.objects.iter().any(|o| o["kind"] == "PersistentVolume");
             let result = async {
-                if needs_finalizer && !cr.finalizers().iter().any(|f| f == FINALIZER) {
+                // Before anything exists that the cleanup would have to remove.
+                if !cr.finalizers().iter().any(|f| f == FINALIZER) {
                     add_finalizer(ctx, cr).await.map_err(SyncError::Api)?;
                 }
                 apply::sync(&ctx.client, &ctx.metrics, &id, rendered.objects.clone(), &live).await
@@ -142,8 +155,12 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
             match result {
                 Ok(w) => {
                     writes = w;
-                    match restart_next(ctx, cr, &step, &views, rendered).await {
-                        Ok(()) => Outcome::Applied(rendered, &step),
+                    let day2 = async {
+                        restart_next(ctx, cr, &step, &views, rendered).await?;
+                        delete_claims(ctx, cr, &scale).await
+                    };
+                    match day2.await {
+                        Ok(()) => Outcome::Applied(rendered, &step, &scale),
                         Err(e) => {
                             let message = e.to_string();
                             failure = Some(ReconcileError::Api(e));
@@ -175,10 +192,18 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
             Outcome::PolicyViolation(v.to_string())
         }
     };
+    // A write that lost a race with another writer (409 Conflict, e.g. on the finalizers) is not
+    // a failure: the cluster changed under this reconcile, which runs again on what is current.
+    if let Some(ReconcileError::Api(e)) = &failure
+        && is_conflict(e)
+    {
+        tracing::debug!(error = %e, "conflict; reconciling again");
+        return Ok(("conflict", Action::requeue(Duration::from_millis(200))));
+    }
     let new_status = status::compute(cr.status.as_ref(), generation, &outcome, &now.to_string());
     publish_writes(ctx, cr, &writes, rendered.as_ref().ok()).await;
     if matches!(outcome, Outcome::Applied(..)) {
-        for e in &step.events {
+        for e in step.events.iter().chain(&scale.events) {
             let type_ = if e.warning { EventType::Warning } else { EventType::Normal };
             publish(ctx, cr, type_, e.reason, e.message.clone()).await;
         }
@@ -206,7 +231,7 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
         None if matches!(outcome, Outcome::Invalid(_)) => Ok(("invalid", Action::await_change())),
         None => {
             // A ready timeout fires even if no pod changes.
-            let next = step.recheck_after.map_or(RESYNC, |d| d.min(RESYNC));
+            let next = [step.recheck_after, scale.recheck_after].into_iter().flatten().fold(RESYNC, Duration::min);
             Ok((if writes.is_empty() { "unchanged" } else { "applied" }, Action::requeue(next)))
         }
     }
@@ -236,6 +261,54 @@ async fn restart_next(
         };
         let note = format!("restarted pod {}: {}", restart.pod, restart.reason);
         publish_related(ctx, cr, EventType::Normal, "PodRestarted", note, pod).await;
+    }
+    Ok(())
+}
+
+fn is_conflict(e: &ApplyError) -> bool {
+    matches!(&e.source, kube::Error::Api(status) if status.code == 409)
+}
+
+/// Where a bookie scale-down stands, as last written. Read from the API server, not the cache,
+/// while one may be in progress: a reconcile that ran on a cached status older than its own last
+/// write would take a step back (start over at a bookie already stopped, or bring it back).
+async fn scale_down_record(
+    ctx: &Context,
+    cr: &ECSCluster,
+    bookies: &scaledown::Bookies,
+) -> Result<Option<ScaleDownStatus>, ReconcileError> {
+    let cached = cr.status.as_ref().and_then(|s| s.scale_down.clone());
+    if cached.is_none() && !bookies.may_be_shrinking(cr.spec.bookkeeper.replicas) {
+        return Ok(None);
+    }
+    let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
+    let fresh = api.get_status(&cr.name_any()).await.map_err(|source| ApplyError {
+        verb: "read",
+        object: format!("ECSCluster/{}", cr.name_any()),
+        source,
+    })?;
+    Ok(fresh.status.and_then(|s| s.scale_down))
+}
+
+/// Deletes the claims of a decommissioned bookie, each only while it is the claim observed (its UID).
+async fn delete_claims(ctx: &Context, cr: &ECSCluster, scale: &scaledown::ScaleStep) -> Result<(), ApplyError> {
+    if scale.delete_claims.is_empty() {
+        return Ok(());
+    }
+    let namespace = cr.namespace().unwrap_or_default();
+    let mut deleted = Vec::new();
+    for claim in &scale.delete_claims {
+        if apply::delete_by_uid(&ctx.client, &ctx.metrics, "PersistentVolumeClaim", &namespace, &claim.name, &claim.uid)
+            .await?
+        {
+            deleted.push(claim.name.clone());
+        }
+    }
+    if !deleted.is_empty() {
+        let bookie = scale.status.as_ref().map(|s| s.bookie.clone()).unwrap_or_default();
+        tracing::info!(%bookie, claims = ?deleted, "deleted the claims of a decommissioned bookie");
+        let note = format!("deleted the claims of decommissioned bookie {bookie}: {}", deleted.join(", "));
+        publish(ctx, cr, EventType::Normal, "VolumesDeleted", note).await;
     }
     Ok(())
 }
@@ -330,17 +403,100 @@ async fn set_finalizers(
     Ok(())
 }
 
-/// On deletion: remove what garbage collection cannot (cluster-scoped PersistentVolumes; Retain
-/// keeps the data on the share), then let the ECSCluster go.
-async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(), ReconcileError> {
-    if !cr.finalizers().iter().any(|f| f == FINALIZER) {
+/// On deletion, in order: stop the cluster's pods (delete its workloads), wait until they are gone,
+/// remove the ZooKeeper trees its plugins declared (unless an admin set the skip annotation), delete
+/// its PersistentVolumes, and only then remove the finalizer. Each step is retried until it
+/// succeeds; the `CleaningUp` condition and Events say what it waits for.
+async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), ReconcileError> {
+    let ours = |f: &String| f == FINALIZER || f == LEGACY_FINALIZER;
+    if !cr.finalizers().iter().any(ours) {
+        return Ok(("deleted", Action::await_change()));
+    }
+    let id = cluster_id(cr);
+    let live = ctx.stores.managed(&id);
+    let stopped = apply::delete_workloads(&ctx.client, &ctx.metrics, &live).await?;
+    if stopped > 0 {
+        publish(
+            ctx,
+            cr,
+            EventType::Normal,
+            "Stopping",
+            format!("deleting the cluster: stopping its {stopped} workloads"),
+        )
+        .await;
+    }
+    let pods = ctx.stores.labelled_pods(&id);
+    if !pods.is_empty() {
+        let shown: Vec<&str> = pods.iter().take(5).map(String::as_str).collect();
+        let more = if pods.len() > 5 { format!(" and {} more", pods.len() - 5) } else { String::new() };
+        let message = format!("waiting for {} pods to stop: {}{more}", pods.len(), shown.join(", "));
+        cleanup_condition(ctx, cr, "WaitingForPods", message).await?;
+        return Ok(("deleting", Action::requeue(Duration::from_secs(2))));
+    }
+    let skip = cr.annotations().get(SKIP_ZOOKEEPER_CLEANUP).is_some_and(|v| v == "true");
+    if skip {
+        let note = format!(
+            "{SKIP_ZOOKEEPER_CLEANUP} is set: the cluster's ZooKeeper tree is left as it is ({})",
+            ecs_plugin_sdk::zookeeper_cluster_tree(&id.name)
+        );
+        publish(ctx, cr, EventType::Warning, "ZooKeeperCleanupSkipped", note).await;
+    } else {
+        clean_zookeeper(cr, ctx).await?;
+    }
+    let deleted = apply::delete_volumes(&ctx.client, &ctx.metrics, &live).await?;
+    if deleted > 0 {
+        tracing::info!(deleted, "deleted the cluster's PersistentVolumes");
+    }
+    let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
+    let rest: Vec<String> = cr.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
+    set_finalizers(ctx, &api, cr, rest).await?;
+    Ok(("deleted", Action::await_change()))
+}
+
+/// How long one ZooKeeper connection attempt or request may take.
+const ZOOKEEPER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Removes the ZooKeeper trees the plugins declare for this cluster (rendered again: plugins are
+/// pure, and the policy keeps every path inside `/ecs/<cluster>`).
+async fn clean_zookeeper(cr: &ECSCluster, ctx: &Context) -> Result<(), ReconcileError> {
+    let fail = |reason: &'static str, message: String| async move {
+        tracing::warn!(%message, "cleanup of a deleted cluster failed; retrying");
+        cleanup_condition(ctx, cr, reason, message.clone()).await?;
+        let hint = format!("{message}; retrying (set the annotation {SKIP_ZOOKEEPER_CLEANUP}: \"true\" to skip)");
+        publish(ctx, cr, EventType::Warning, "ZooKeeperCleanupFailed", hint).await;
+        Err::<(), _>(ReconcileError::Cleanup(message))
+    };
+    let id = cluster_id(cr);
+    let observed = ctx.stores.observed(&id);
+    let versions = ecs_plugin_sdk::Versions::targets(&cr.spec);
+    let (rendered, _) = render(ctx, cr, observed, Directives::of(&versions)).await?;
+    let trees: Vec<String> = match rendered {
+        Ok(r) => r.cleanup.into_iter().map(|ecs_plugin_sdk::Cleanup::ZookeeperTree(p)| p).collect(),
+        // A spec edited into something the plugins refuse still had a tree: the cluster's own.
+        Err(e) => {
+            tracing::warn!(error = %e, "the plugins cannot render the deleted cluster; removing its whole tree");
+            vec![ecs_plugin_sdk::zookeeper_cluster_tree(&id.name)]
+        }
+    };
+    if trees.is_empty() {
         return Ok(());
     }
-    let live = ctx.stores.managed(&cluster_id(cr));
-    let deleted = apply::delete_volumes(&ctx.client, &ctx.metrics, &live).await?;
-    tracing::info!(deleted, "deleted the cluster's PersistentVolumes");
-    let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
-    let rest: Vec<String> = cr.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
-    set_finalizers(ctx, &api, cr, rest).await?;
-    Ok(())
+    let address = cr.spec.zookeeper_uri.clone();
+    match crate::zookeeper::remove_trees(&address, &trees, ZOOKEEPER_TIMEOUT).await {
+        Ok(removed) => {
+            let summary: Vec<String> = removed.trees.iter().map(|(p, n)| format!("{p} ({n} znodes)")).collect();
+            tracing::info!(trees = ?summary, "removed the cluster's ZooKeeper trees");
+            let note = format!("removed the cluster's ZooKeeper tree from {address}: {}", summary.join(", "));
+            publish(ctx, cr, EventType::Normal, "ZooKeeperCleaned", note).await;
+            Ok(())
+        }
+        Err(e) => fail("ZooKeeperUnreachable", format!("could not remove {}: {e}", trees.join(", "))).await,
+    }
+}
+
+/// Writes the `CleaningUp` condition of a deleted cluster (unchanged text writes nothing).
+async fn cleanup_condition(ctx: &Context, cr: &ECSCluster, reason: &str, message: String) -> Result<(), ApplyError> {
+    let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default();
+    let new_status = status::cleaning_up(cr.status.as_ref(), reason, message, &now.to_string());
+    apply::status(&ctx.client, &ctx.metrics, cr, &new_status).await.map(drop)
 }

@@ -4,7 +4,10 @@
 
 use crate::pipeline::Rendered;
 use crate::rollout::Step;
-use ecs_plugin_sdk::spec::{ComponentStatus, Condition, ECSClusterStatus, Members, UpgradePhase, UpgradeStatus};
+use crate::scaledown::ScaleStep;
+use ecs_plugin_sdk::spec::{
+    ComponentStatus, Condition, ECSClusterStatus, Members, ScaleDownPhase, UpgradePhase, UpgradeStatus,
+};
 use ecs_plugin_sdk::{FieldError, Versions};
 
 pub const READY: &str = "Ready";
@@ -13,12 +16,16 @@ pub const DEGRADED: &str = "Degraded";
 pub const SPEC_VALID: &str = "SpecValid";
 pub const UPGRADING: &str = "Upgrading";
 pub const UPGRADE_FAILED: &str = "UpgradeFailed";
+pub const SCALING_DOWN: &str = "ScalingDown";
+pub const SCALE_DOWN_FAILED: &str = "ScaleDownFailed";
+/// Set while a deleted cluster waits for its cleanup (pods to stop, ZooKeeper tree to go).
+pub const CLEANING_UP: &str = "CleaningUp";
 
 /// How a reconcile ended.
 pub enum Outcome<'a> {
     /// Every object is applied; the components report their pods; the rollout says where
-    /// version changes stand.
-    Applied(&'a Rendered, &'a Step),
+    /// version changes stand, the scale-down where the bookies' removal stands.
+    Applied(&'a Rendered, &'a Step, &'a ScaleStep),
     /// The plugins (or the CRD's rules) rejected the spec.
     Invalid(&'a [FieldError]),
     /// A plugin failed; nothing was applied.
@@ -54,9 +61,10 @@ pub fn compute(
     let old_conditions = std::mem::take(&mut status.conditions);
     let mut conditions = Vec::new();
     match outcome {
-        Outcome::Applied(rendered, step) => {
+        Outcome::Applied(rendered, step, scale) => {
             apply_components(&mut status, rendered);
             apply_rollout(&mut status, step);
+            status.scale_down = scale.status.clone();
             let lagging: Vec<String> = status
                 .components
                 .iter()
@@ -98,11 +106,16 @@ pub fn compute(
             });
             conditions.push(condition(DEGRADED, false, "Healthy", "The last reconcile succeeded".into(), generation));
             conditions.extend(upgrade_conditions(step, generation));
+            conditions.extend(scale_down_conditions(scale, generation));
         }
         Outcome::Invalid(errors) => {
             let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
             conditions.push(condition(SPEC_VALID, false, "InvalidSpec", message, generation));
-            keep(&mut conditions, &old_conditions, &[READY, PROGRESSING, UPGRADING, UPGRADE_FAILED]);
+            keep(
+                &mut conditions,
+                &old_conditions,
+                &[READY, PROGRESSING, UPGRADING, UPGRADE_FAILED, SCALING_DOWN, SCALE_DOWN_FAILED],
+            );
             conditions.push(condition(
                 DEGRADED,
                 true,
@@ -121,7 +134,12 @@ pub fn compute(
                 Outcome::OwnershipConflict(_) => "OwnershipConflict",
                 _ => "ApplyFailed",
             };
-            keep(&mut conditions, &old_conditions, &[SPEC_VALID, READY, PROGRESSING, UPGRADING, UPGRADE_FAILED]);
+            keep(&mut conditions, &old_conditions, &[SPEC_VALID]);
+            keep(
+                &mut conditions,
+                &old_conditions,
+                &[READY, PROGRESSING, UPGRADING, UPGRADE_FAILED, SCALING_DOWN, SCALE_DOWN_FAILED],
+            );
             conditions.push(condition(DEGRADED, true, reason, message.clone(), generation));
         }
     }
@@ -183,6 +201,48 @@ fn upgrade_conditions(step: &Step, generation: i64) -> Vec<Condition> {
         None => condition(UPGRADE_FAILED, false, "NoFailure", "No upgrade has failed".into(), generation),
     };
     vec![upgrading, failed]
+}
+
+/// The status of a deleted cluster waiting for its cleanup: the `CleaningUp` condition says why.
+pub fn cleaning_up(previous: Option<&ECSClusterStatus>, reason: &str, message: String, now: &str) -> ECSClusterStatus {
+    let mut status = previous.cloned().unwrap_or_default();
+    let generation = status.observed_generation.unwrap_or(0);
+    let mut c = condition(CLEANING_UP, true, reason, message, generation);
+    let old = status.conditions.iter().find(|o| o.type_ == CLEANING_UP);
+    c.last_transition_time = match old {
+        Some(o) if o.status == c.status => o.last_transition_time.clone(),
+        _ => Some(now.to_string()),
+    };
+    status.conditions.retain(|o| o.type_ != CLEANING_UP);
+    status.conditions.push(c);
+    status
+}
+
+/// `ScalingDown` (which bookie, and where its removal stands) and `ScaleDownFailed`.
+fn scale_down_conditions(scale: &ScaleStep, generation: i64) -> Vec<Condition> {
+    let Some(s) = &scale.status else {
+        return vec![
+            condition(SCALING_DOWN, false, "NoScaleDown", "No bookie is being removed".into(), generation),
+            condition(SCALE_DOWN_FAILED, false, "NoFailure", "No scale-down has failed".into(), generation),
+        ];
+    };
+    let message = format!(
+        "bookies {} -> {}: {} {} ({})",
+        s.from_replicas,
+        s.to_replicas,
+        s.phase.as_str().to_lowercase(),
+        s.bookie,
+        s.message.as_deref().unwrap_or_default()
+    );
+    let failed = s.phase == ScaleDownPhase::Failed;
+    vec![
+        condition(SCALING_DOWN, !failed, s.phase.as_str(), message.clone(), generation),
+        if failed {
+            condition(SCALE_DOWN_FAILED, true, "DecommissionFailed", message, generation)
+        } else {
+            condition(SCALE_DOWN_FAILED, false, "NoFailure", "No scale-down has failed".into(), generation)
+        },
+    ]
 }
 
 fn apply_rollout(status: &mut ECSClusterStatus, step: &Step) {
@@ -273,6 +333,7 @@ mod tests {
             components: vec![component("bookie", 3, ready), component("ecs-controller", 1, 1)],
             events: vec![],
             versions: Versions { bookkeeper: "0.9.0".into(), controller: "0.9.0".into(), node: "0.9.0".into() },
+            cleanup: vec![],
         }
     }
 
@@ -298,7 +359,7 @@ mod tests {
     #[test]
     fn ready_when_every_member_is() {
         let r = rendered(3);
-        let s = compute(None, 2, &Outcome::Applied(&r, &idle()), "t0");
+        let s = compute(None, 2, &Outcome::Applied(&r, &idle(), &ScaleStep::default()), "t0");
         assert_eq!(get(&s, READY).status, "True");
         assert_eq!(get(&s, PROGRESSING).status, "False");
         assert_eq!((s.replicas, s.ready_replicas), (4, 4));
@@ -310,8 +371,8 @@ mod tests {
     #[test]
     fn an_unchanged_cluster_yields_an_identical_status() {
         let r = rendered(2);
-        let first = compute(None, 1, &Outcome::Applied(&r, &idle()), "t0");
-        let second = compute(Some(&first), 1, &Outcome::Applied(&r, &idle()), "t1");
+        let first = compute(None, 1, &Outcome::Applied(&r, &idle(), &ScaleStep::default()), "t0");
+        let second = compute(Some(&first), 1, &Outcome::Applied(&r, &idle(), &ScaleStep::default()), "t1");
         assert_eq!(first, second);
         assert!(transitions(Some(&first), &second).is_empty());
         assert_eq!(get(&first, READY).message.as_deref(), Some("ready: bookie 2/3"));
@@ -319,9 +380,9 @@ mod tests {
 
     #[test]
     fn transitions_are_stamped_and_reported() {
-        let first = compute(None, 1, &Outcome::Applied(&rendered(2), &idle()), "t0");
+        let first = compute(None, 1, &Outcome::Applied(&rendered(2), &idle(), &ScaleStep::default()), "t0");
         let ready = rendered(3);
-        let second = compute(Some(&first), 1, &Outcome::Applied(&ready, &idle()), "t1");
+        let second = compute(Some(&first), 1, &Outcome::Applied(&ready, &idle(), &ScaleStep::default()), "t1");
         assert_eq!(get(&second, READY).last_transition_time.as_deref(), Some("t1"));
         assert_eq!(get(&second, SPEC_VALID).last_transition_time.as_deref(), Some("t0"));
         let changed: Vec<&str> = transitions(Some(&first), &second).iter().map(|c| c.type_.as_str()).collect();
@@ -330,7 +391,7 @@ mod tests {
 
     #[test]
     fn invalid_specs_and_faults_keep_the_last_known_members() {
-        let good = compute(None, 1, &Outcome::Applied(&rendered(3), &idle()), "t0");
+        let good = compute(None, 1, &Outcome::Applied(&rendered(3), &idle(), &ScaleStep::default()), "t0");
         let errors = [FieldError::new("spec.bookkeeper.replicas", "must be at least 3")];
         let bad = compute(Some(&good), 2, &Outcome::Invalid(&errors), "t1");
         assert_eq!(get(&bad, SPEC_VALID).status, "False");

@@ -6,4 +6,4 @@ pub mod load;
 pub mod render;
 pub mod schema;
 
-pub use render::{PluginEvent, RenderError, Rendered, render, render_among, target_versions, validate};
+pub use render::{Directives, PluginEvent, RenderError, Rendered, render, render_among, target_versions, validate};

@@ -9,7 +9,9 @@ use crate::policy::{self, Emitted, PolicyContext, PolicyViolation, Role};
 use crate::runtime::{Fault, Plugin, PluginCallError};
 use ecs_plugin_sdk::k8s::{LABEL_CLUSTER, LABEL_COMPONENT};
 use ecs_plugin_sdk::spec::Tier2Spec;
-use ecs_plugin_sdk::{Cluster, ComponentStatus, Event, FieldError, ReconcileInput, Tier2Input, Versions};
+use ecs_plugin_sdk::{
+    Cleanup, Cluster, ComponentStatus, Event, FieldError, ReconcileInput, ScaleDown, Tier2Input, Versions,
+};
 use serde_json::Value;
 
 /// An event a plugin asked for, with the plugin's name.
@@ -28,6 +30,23 @@ pub struct Rendered {
     pub components: Vec<ComponentStatus>,
     pub events: Vec<PluginEvent>,
     pub versions: Versions,
+    /// What the host removes outside Kubernetes when the cluster is deleted (checked by the policy).
+    pub cleanup: Vec<Cleanup>,
+}
+
+/// What the host's day-2 machinery tells the reconcilers this time: the version each component
+/// runs (the rollout) and the bookies' scale-down step, if one is in progress.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Directives {
+    pub versions: Versions,
+    pub bookie_scale_down: Option<ScaleDown>,
+}
+
+impl Directives {
+    /// The spec's own: its target versions, no scale-down (offline rendering).
+    pub fn of(versions: &Versions) -> Self {
+        Directives { versions: versions.clone(), bookie_scale_down: None }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,7 +216,7 @@ pub fn render(
     observed: &[Value],
     versions: &Versions,
 ) -> Result<Rendered, RenderError> {
-    render_among(plugins, cluster, observed, versions, &[])
+    render_among(plugins, cluster, observed, &Directives::of(versions), &[])
 }
 
 /// [`render`] for a cluster whose namespace holds the other clusters `siblings`: names that are
@@ -206,9 +225,10 @@ pub fn render_among(
     plugins: &PluginSet,
     cluster: &Cluster,
     observed: &[Value],
-    versions: &Versions,
+    directives: &Directives,
     siblings: &[String],
 ) -> Result<Rendered, RenderError> {
+    let versions = &directives.versions;
     let span = tracing::debug_span!("render", cluster = %cluster.name, namespace = %cluster.namespace);
     let _enter = span.enter();
     let runtime = &plugins.runtime;
@@ -233,6 +253,7 @@ pub fn render_among(
 
     let mut components = Vec::new();
     let mut events = Vec::new();
+    let mut cleanup = Vec::new();
     for name in RECONCILERS {
         let plugin = reconciler(plugins, name);
         // Only the segment store consumes Tier-2; the provider's own objects were taken above.
@@ -253,6 +274,7 @@ pub fn render_among(
             observed: owned_by(observed, &cluster.name, &plugin.info.component),
             tier2,
             versions: versions.clone(),
+            scale_down: directives.bookie_scale_down.filter(|_| name == "bookkeeper"),
         };
         match runtime.reconcile(plugin, &input) {
             Ok(plan) => {
@@ -262,6 +284,8 @@ pub fn render_among(
                 objects.extend(scope.enforce(plugin, role, plan.objects, volumes)?);
                 components.push(plan.status);
                 let name = &plugin.info.name;
+                policy::check_cleanup(cluster, name, &plan.cleanup)?;
+                cleanup.extend(plan.cleanup);
                 events.extend(plan.events.into_iter().map(|event| PluginEvent { plugin: name.clone(), event }));
             }
             Err(e) => problems.extend(invalid_input(e)?),
@@ -281,5 +305,7 @@ pub fn render_among(
         .collect();
     crate::rollout::template::stamp(&mut objects, &by_label);
     objects.sort_by_key(kinds::apply_rank);
-    Ok(Rendered { objects, components, events, versions: versions.clone() })
+    cleanup.sort();
+    cleanup.dedup();
+    Ok(Rendered { objects, components, events, versions: versions.clone(), cleanup })
 }

@@ -9,11 +9,13 @@
 //! - [`objects`]: per-kind rules (Service types, claims, volumes);
 //! - [`tier2`]: the Tier-2 wiring (settings, secrets, volumes, mounts, JVM options), checked and
 //!   attributed to the provider before the node reconciler uses it;
+//! - [`cleanup`]: what a reconciler asks the host to remove outside Kubernetes on deletion;
 //! - [`references`]: across the whole plan, every Secret, ConfigMap, claim, volume, service account
 //!   and image a plan uses is one the plan creates or the spec names.
 //!
 //! The host then stamps the standard labels and the owner reference.
 
+mod cleanup;
 mod names;
 mod objects;
 mod pod;
@@ -24,6 +26,7 @@ mod shape;
 mod shapes;
 mod tier2;
 
+pub use cleanup::check_cleanup;
 pub use roles::Role;
 pub use tier2::check_wiring;
 
@@ -70,6 +73,8 @@ pub enum Rule {
     Tier2Settings,
     /// Every object once per plan.
     Plan,
+    /// What the host removes outside Kubernetes on deletion: the cluster's own tree only.
+    Cleanup,
 }
 
 impl fmt::Display for Rule {
@@ -89,6 +94,7 @@ impl fmt::Display for Rule {
             Rule::Services => "services",
             Rule::Tier2Settings => "tier2-settings",
             Rule::Plan => "plan",
+            Rule::Cleanup => "cleanup",
         };
         f.write_str(name)
     }
@@ -286,12 +292,18 @@ fn stamp(ctx: &PolicyContext<'_>, mut object: Value) -> Value {
             }
         }
     }
+    // A Job's pods are not members of the component: a label of their own keeps them out of its
+    // workload's, Service's and PodDisruptionBudget's selectors.
+    let pod_component = match object.get("kind").and_then(Value::as_str) {
+        Some("Job") => format!("{}-job", ctx.component()),
+        _ => ctx.component().to_string(),
+    };
     if let Some(template) = object.pointer_mut("/spec/template").and_then(Value::as_object_mut) {
         let metadata = template.entry("metadata").or_insert_with(|| json!({}));
         if let Some(metadata) = metadata.as_object_mut() {
             let labels = metadata.entry("labels").or_insert_with(|| json!({}));
             if let Some(labels) = labels.as_object_mut() {
-                for (key, value) in names::host_labels(&cluster.name, ctx.component(), false) {
+                for (key, value) in names::host_labels(&cluster.name, &pod_component, false) {
                     labels.insert(key.into(), value.into());
                 }
             }

@@ -36,6 +36,21 @@ pub fn check(ctx: &PolicyContext<'_>, kind: &ManagedKind, object: &Value, out: &
                 check_storage(&format!("{path}.spec"), template.get("spec"), out);
             }
         }
+        "Job" => {
+            match spec.and_then(|s| s.get("template")) {
+                Some(template) => pod::check_template(ctx, "spec.template", template, out),
+                None => out.push(Finding::new(Rule::AllowedFields, "spec.template", "is required")),
+            }
+            // A Job's pod runs to completion; the API server would refuse `Always` later, half-applied.
+            let restart = at(spec, "/template/spec/restartPolicy").and_then(Value::as_str);
+            if !matches!(restart, Some("Never" | "OnFailure")) {
+                out.push(Finding::new(
+                    Rule::Pods,
+                    "spec.template.spec.restartPolicy",
+                    "a Job's pod must set restartPolicy Never or OnFailure",
+                ));
+            }
+        }
         "Service" => check_service(ctx, object, out),
         "PodDisruptionBudget" => names::check_selector(
             ctx,

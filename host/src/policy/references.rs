@@ -100,6 +100,11 @@ pub fn check(cluster: &Cluster, plan: &[Emitted]) -> Result<(), PolicyViolation>
         let kind = o.get("kind").and_then(Value::as_str).unwrap_or_default();
         let refs = Refs { spec: &spec, planned: &planned, plan };
         match kind {
+            "Job" => {
+                if let Some(pod) = o.pointer("/spec/template/spec") {
+                    refs.pod(pod, "spec.template.spec", &mut out);
+                }
+            }
             "StatefulSet" | "Deployment" => {
                 if let Some(pod) = o.pointer("/spec/template/spec") {
                     refs.pod(pod, "spec.template.spec", &mut out);

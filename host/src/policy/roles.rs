@@ -18,7 +18,8 @@ pub const RECONCILERS: &[ReconcilerRole] = &[
     ReconcilerRole {
         name: "bookkeeper",
         component: "bookie",
-        kinds: &["ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget"],
+        // Jobs: the decommission of a bookie being removed.
+        kinds: &["ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget", "Job"],
     },
     ReconcilerRole {
         name: "controller",

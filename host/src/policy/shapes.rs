@@ -321,6 +321,15 @@ static DEPLOY_SPEC: Shape = Shape::Object(&[
 pub static DEPLOYMENT: Shape =
     Shape::Object(&[("apiVersion", &STR), ("kind", &STR), ("metadata", &METADATA), ("spec", &DEPLOY_SPEC)]);
 
+// A Job runs its pod once, as first planned (the host never updates a Job); no selector of its own.
+static JOB_SPEC: Shape = Shape::Object(&[
+    ("backoffLimit", &Shape::Int(0, 10)),
+    ("activeDeadlineSeconds", &Shape::Int(1, 7 * 86400)),
+    ("template", &POD_TEMPLATE),
+]);
+pub static JOB: Shape =
+    Shape::Object(&[("apiVersion", &STR), ("kind", &STR), ("metadata", &METADATA), ("spec", &JOB_SPEC)]);
+
 static PDB_SPEC: Shape = Shape::Object(&[
     ("minAvailable", &Shape::IntOrStr(1000)),
     ("maxUnavailable", &Shape::IntOrStr(1000)),
@@ -364,6 +373,7 @@ pub fn of_kind(kind: &str) -> Option<&'static Shape> {
         "Service" => &SERVICE,
         "StatefulSet" => &STATEFUL_SET,
         "Deployment" => &DEPLOYMENT,
+        "Job" => &JOB,
         "PodDisruptionBudget" => &PDB,
         "PersistentVolumeClaim" => &CLAIM,
         "PersistentVolume" => &PERSISTENT_VOLUME,

@@ -40,10 +40,10 @@ pub struct RolloutEvent {
 }
 
 impl RolloutEvent {
-    fn normal(reason: &'static str, message: String) -> Self {
+    pub(crate) fn normal(reason: &'static str, message: String) -> Self {
         RolloutEvent { warning: false, reason, message }
     }
-    fn warning(reason: &'static str, message: String) -> Self {
+    pub(crate) fn warning(reason: &'static str, message: String) -> Self {
         RolloutEvent { warning: true, reason, message }
     }
 }

@@ -85,10 +85,14 @@ pub fn valid_reason(reason: &str) -> bool {
         && reason.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
+/// Cleanup steps a plan may declare: a reconciler names a subtree or two of its own.
+pub const CLEANUP_PER_CALL: usize = 8;
+
 /// A reconciler's plan.
 pub fn plan(plan: &wit::Plan, limits: &Limits) -> Result<(), Fault> {
     count(bound::OBJECTS, "objects", plan.objects.len(), limits.objects_per_call)?;
     count(bound::EVENTS, "events", plan.events.len(), limits.events_per_call)?;
+    count(bound::CLEANUP, "cleanup steps", plan.cleanup.len(), CLEANUP_PER_CALL)?;
     let status = &plan.status;
     let members = status.ready_members.len().saturating_add(status.unready_members.len());
     count(bound::MEMBERS, "status members", members, limits.members_per_status)?;
@@ -108,6 +112,11 @@ pub fn plan(plan: &wit::Plan, limits: &Limits) -> Result<(), Fault> {
     for event in &plan.events {
         output.add(&event.reason);
         output.add(&event.message);
+    }
+    for (i, step) in plan.cleanup.iter().enumerate() {
+        let wit::Cleanup::ZookeeperTree(path) = step;
+        message(path, || format!("bytes in cleanup step #{i}"), limits)?;
+        output.add(path);
     }
     output.add(&status.component);
     output.add_all(&status.ready_members);
@@ -197,7 +206,7 @@ mod tests {
     }
 
     fn plan_of(objects: Vec<String>, events: Vec<wit::Event>) -> wit::Plan {
-        wit::Plan { objects, status: status(), events }
+        wit::Plan { objects, status: status(), events, cleanup: vec![] }
     }
 
     fn event(reason: &str, message: &str) -> wit::Event {
@@ -340,7 +349,7 @@ mod tests {
             name: "bookkeeper".into(),
             version: "0.1.0".into(),
             kind: wit::PluginKind::Reconciler,
-            contract: "0.1.0".into(),
+            contract: "0.2.0".into(),
             component: "bookie".into(),
             capabilities: vec![],
         };

@@ -102,6 +102,14 @@ pub fn plan_from_wit(p: wit::Plan) -> Result<sdk::Plan, String> {
                 message: safe(e.message),
             })
             .collect(),
+        // Paths are checked against the cluster's own tree by the policy, before anything acts on them.
+        cleanup: p
+            .cleanup
+            .into_iter()
+            .map(|c| match c {
+                wit::Cleanup::ZookeeperTree(path) => sdk::Cleanup::ZookeeperTree(safe(path)),
+            })
+            .collect(),
     })
 }
 
@@ -140,6 +148,7 @@ mod tests {
                 current_version: Some("0.4.0\u{9b}".into()),
             },
             events: vec![wit::Event { type_: wit::EventType::Warning, reason: "R".into(), message: "x\ty".into() }],
+            cleanup: vec![],
         })
         .unwrap();
         assert_eq!(plan.status.ready_members, ["pod\\u{2028}0"]);

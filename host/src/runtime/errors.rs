@@ -77,6 +77,7 @@ pub mod bound {
     pub const FIELD_ERRORS: &str = "field errors per call";
     pub const MESSAGE_BYTES: &str = "bytes per message";
     pub const MEMBERS: &str = "members per status";
+    pub const CLEANUP: &str = "cleanup steps per call";
 }
 
 /// The trap payload of a WASI call that would wait; see `nowait`.

@@ -482,6 +482,7 @@ impl Runtime {
                 controller: input.versions.controller.clone(),
                 node: input.versions.node.clone(),
             },
+            scale_down: input.scale_down.map(|s| bindings::wit::ScaleDown { replicas: s.replicas, retire: s.retire }),
         };
         let result = self.call(plugin, op, |store, pre| {
             let p = self.reconciler(pre, plugin)?;
@@ -579,9 +580,10 @@ mod tests {
 
     #[test]
     fn contract_versions() {
-        assert!(contract_compatible("0.1.0"));
-        assert!(contract_compatible("0.1.7"));
-        assert!(!contract_compatible("0.2.0"));
+        assert!(contract_compatible("0.2.0"));
+        assert!(contract_compatible("0.2.7"));
+        assert!(!contract_compatible("0.1.0"));
+        assert!(!contract_compatible("0.3.0"));
         assert!(!contract_compatible("1.1.0"));
         assert!(!contract_compatible("garbage"));
     }

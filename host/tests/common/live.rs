@@ -45,9 +45,22 @@ pub fn ensure_crd() {
     });
 }
 
+/// Lets the namespace's clusters go without their operator: every cluster carries the cleanup
+/// finalizer, and a test's operator is stopped before its namespace is deleted.
+pub fn release_clusters(namespace: &str) {
+    let Ok(names) = run_kubectl(&kubeconfig(), &["-n", namespace, "get", "ecsclusters", "-o", "name"], None) else {
+        return;
+    };
+    for name in names.lines().filter(|l| !l.is_empty()) {
+        let patch = r#"{"metadata":{"finalizers":null}}"#;
+        let _ = run_kubectl(&kubeconfig(), &["-n", namespace, "patch", name, "--type=merge", "-p", patch], None);
+    }
+}
+
 impl Namespace {
     pub fn new(name: &str) -> Namespace {
         ensure_crd();
+        release_clusters(name);
         let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", name, "--wait=true", "--timeout=60s"], None);
         kubectl(&["create", "namespace", name]);
         let binding = read("deploy/role_binding.yaml").replace("namespace: default", &format!("namespace: {name}"));
@@ -78,6 +91,15 @@ impl Namespace {
     pub fn create_seed_cluster(&self, name: &str) {
         self.apply(&tier2_claim(name));
         self.apply(&seed_example(name));
+    }
+
+    /// Names of the namespace's objects of `kind` (e.g. `pvc`, `jobs`) whose name starts with `prefix`.
+    pub fn names(&self, kind: &str, prefix: &str) -> Vec<String> {
+        let out = kubectl(&["-n", &self.name, "get", kind, "-o", "jsonpath={.items[*].metadata.name}"]);
+        let mut names: Vec<String> =
+            out.split_whitespace().filter(|n| n.starts_with(prefix)).map(String::from).collect();
+        names.sort();
+        names
     }
 
     pub fn get(&self, kind: &str, name: &str) -> Option<Value> {
@@ -143,6 +165,7 @@ impl Namespace {
 
 impl Drop for Namespace {
     fn drop(&mut self) {
+        release_clusters(&self.name);
         let _ = run_kubectl(&kubeconfig(), &["delete", "namespace", &self.name, "--wait=false"], None);
     }
 }
@@ -254,8 +277,11 @@ pub fn now_rfc3339() -> String {
 }
 
 /// The seed's example, in `ns`, named `name`.
+/// The seed's example named `name`; its ZooKeeper is the test run's (`ECS_TEST_ZOOKEEPER`, set by
+/// integration.sh) when there is one, so that deleting it cleans up a real tree.
 pub fn seed_example(name: &str) -> String {
     read("deploy/examples/ecs.yaml")
+        .replace("zookeeperUri: zk-client:2181", &format!("zookeeperUri: \"{}\"", test_zookeeper()))
         .replace("name: \"ecs\"", &format!("name: \"{name}\""))
         .replace("claimName: ecs-tier2", &format!("claimName: {name}-tier2"))
 }
@@ -282,4 +308,55 @@ pub fn rendered(ns: &str, manifest: &str) -> Vec<(String, String)> {
         .collect();
     items.sort();
     items
+}
+
+/// The test run's ZooKeeper (`ECS_TEST_ZOOKEEPER`), else the seed's (unreachable) one.
+pub fn test_zookeeper() -> String {
+    std::env::var("ECS_TEST_ZOOKEEPER").unwrap_or_else(|_| "zk-client:2181".to_string())
+}
+
+/// A ZooKeeper server of the test's own (tests/cluster/zookeeper.sh) on 127.0.0.1, stopped when
+/// dropped; `stop` and `start` again keep its port and data.
+pub struct ZooKeeper {
+    pub address: String,
+    dir: PathBuf,
+}
+
+impl ZooKeeper {
+    pub fn start(name: &str) -> ZooKeeper {
+        let dir = std::env::temp_dir().join(format!("ecs-it-zk-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut zk = ZooKeeper { address: String::new(), dir };
+        zk.address = zk.run("start");
+        zk
+    }
+
+    fn run(&self, verb: &str) -> String {
+        let script = Path::new(ROOT).join("tests/cluster/zookeeper.sh");
+        let mut command = Command::new(script);
+        if verb == "start" {
+            command.args(["start", "0"]);
+        } else {
+            command.arg(verb);
+        }
+        let out = command.arg(&self.dir).output().unwrap();
+        assert!(out.status.success(), "zookeeper.sh {verb}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string()
+    }
+
+    pub fn stop(&self) {
+        self.run("stop");
+    }
+
+    pub fn restart(&self) {
+        let address = self.run("start");
+        assert_eq!(address, self.address, "the restarted server keeps its port");
+    }
+}
+
+impl Drop for ZooKeeper {
+    fn drop(&mut self) {
+        let _ = Command::new(Path::new(ROOT).join("tests/cluster/zookeeper.sh")).arg("stop").arg(&self.dir).output();
+    }
 }

@@ -18,6 +18,11 @@ pub const LEDGERS_DIR: &str = "/bk/ledgers";
 pub const JOURNAL_DIR: &str = "/bk/journal";
 pub const INDEX_DIR: &str = "/bk/index";
 
+/// The bookies' ZooKeeper tree (ledgers, cookies, the auditor's state): under the cluster's own.
+pub fn zookeeper_root(cluster: &str) -> String {
+    format!("/ecs/{cluster}/bookkeeper")
+}
+
 /// The ConfigMap `<n>-bookie`, shared by every bookie pod.
 pub fn config_map(cluster: &Cluster) -> ConfigMap {
     k8s::config_map(k8s::meta(cluster, stateful_set_name(&cluster.name), COMPONENT), data(cluster))
@@ -40,7 +45,7 @@ pub fn data(cluster: &Cluster) -> BTreeMap<String, String> {
     // Pod IPs change on restart; the stable pod hostname keeps a bookie's identity (and its ledgers).
     put("BK_useHostNameAsBookieID", "true".to_string());
     // Per-cluster root, so that clusters sharing one ZooKeeper do not see each other's ledgers.
-    put("BK_zkLedgersRootPath", format!("/ecs/{n}/bookkeeper/ledgers"));
+    put("BK_zkLedgersRootPath", format!("{}/ledgers", zookeeper_root(n)));
     put("BK_journalDirectory", JOURNAL_DIR.to_string());
     put("BK_ledgerDirectories", LEDGERS_DIR.to_string());
     if bk.storage.index_volume_claim_template.is_some() {

@@ -55,7 +55,8 @@ pub fn headless_service(cluster: &Cluster) -> Service {
     }
 }
 
-pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
+/// The bookies' StatefulSet with `replicas` bookies (fewer than the spec's while a scale-down runs).
+pub fn stateful_set(cluster: &Cluster, image: &str, replicas: i32) -> StatefulSet {
     let n = &cluster.name;
     let bk = &cluster.spec.bookkeeper;
     let storage = &bk.storage;
@@ -102,7 +103,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
         spec: StatefulSetSpec {
             // Must name the governing headless Service (upstream got it wrong) for per-pod DNS.
             service_name: Some(headless_service_name(n)),
-            replicas: Some(bk.replicas),
+            replicas: Some(replicas),
             // Bookies do not depend on each other's ordinal order; starting them together is faster.
             pod_management_policy: Some("Parallel".to_string()),
             // The host restarts bookies one at a time, readiness-gated, as upgrades need.
@@ -110,7 +111,8 @@ pub fn stateful_set(cluster: &Cluster, image: &str) -> StatefulSet {
                 type_: Some("OnDelete".to_string()),
                 ..Default::default()
             }),
-            // Data safety: bookie claims outlive scale-down and deletion; only a human removes them.
+            // Data safety: bookie claims outlive scale-down and deletion; the host deletes a removed
+            // bookie's claims only once its decommission succeeded.
             persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
                 when_deleted: Some("Retain".to_string()),
                 when_scaled: Some("Retain".to_string()),

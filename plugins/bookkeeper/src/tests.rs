@@ -2,9 +2,10 @@
 
 use crate::{Bookkeeper, COMPONENT};
 use ecs_plugin_sdk::{
-    Cluster, EventType, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler, testing,
+    Cleanup, Cluster, FieldError, Plan, PluginError, PluginKind, ReconcileInput, Reconciler, ScaleDown, testing,
 };
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -297,31 +298,66 @@ fn observed_sts(replicas: i32) -> Value {
 }
 
 #[test]
-fn scale_down_warns_and_keeps_claims() {
-    let p = Bookkeeper::reconcile(&input(seed_cluster(), vec![observed_sts(5)])).unwrap();
-    assert_eq!(p.events.len(), 1);
-    let event = &p.events[0];
-    assert_eq!(event.type_, EventType::Warning);
-    assert_eq!(event.reason, "BookieScaleDown");
-    assert!(event.message.contains("ecs-bookie-3 to ecs-bookie-4"), "{}", event.message);
-    assert!(event.message.contains("ordinals 3 to 4"), "{}", event.message);
-    assert!(event.message.contains("kept"), "{}", event.message);
-    // The plan itself still asks for the spec's replicas.
-    assert_eq!(stateful_set(&p).spec.replicas, Some(3));
-}
-
-#[test]
-fn scale_down_by_one_names_one_ordinal() {
-    let p = Bookkeeper::reconcile(&input(seed_cluster(), vec![observed_sts(4)])).unwrap();
-    assert!(p.events[0].message.contains("bookie ecs-bookie-3 (ordinal 3)"), "{}", p.events[0].message);
-}
-
-#[test]
-fn no_event_when_not_scaling_down() {
-    for observed in [vec![], vec![observed_sts(3)], vec![observed_sts(2)]] {
+fn observed_replicas_never_drive_the_plan() {
+    // The host runs scale-downs; the plugin renders what it is told, with no events of its own.
+    for observed in [vec![], vec![observed_sts(5)], vec![observed_sts(2)]] {
         let p = Bookkeeper::reconcile(&input(seed_cluster(), observed)).unwrap();
         assert!(p.events.is_empty());
+        assert_eq!(stateful_set(&p).spec.replicas, Some(3));
+        assert_eq!(p.objects.len(), 4);
     }
+}
+
+fn scaling(replicas: u32, retire: Option<u32>) -> Plan {
+    let mut i = input(seed_cluster(), vec![observed_sts(5)]);
+    i.scale_down = Some(ScaleDown { replicas, retire });
+    Bookkeeper::reconcile(&i).unwrap()
+}
+
+#[test]
+fn a_scale_down_step_sets_the_replicas_and_plans_no_job_until_told() {
+    let p = scaling(4, None);
+    assert_eq!(stateful_set(&p).spec.replicas, Some(4));
+    assert_eq!(p.objects.len(), 4, "no Job while the bookie's pod still runs");
+    // The component still reports the spec's count as desired.
+    assert_eq!(p.status.desired_replicas, 3);
+}
+
+#[test]
+fn retiring_a_bookie_plans_its_decommission_job() {
+    let p = scaling(4, Some(4));
+    assert_eq!(p.objects.len(), 5);
+    let job: Job = typed(&p, 4);
+    assert_eq!(job.metadata.name.as_deref(), Some("ecs-bookie-decommission-4"));
+    let spec = job.spec.unwrap();
+    assert_eq!(spec.active_deadline_seconds, Some(21600));
+    assert_eq!(spec.backoff_limit, Some(2));
+    let pod = spec.template.spec.unwrap();
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("ecs/bookkeeper:0.5.0"));
+    let script = c.args.as_ref().unwrap().join(" ");
+    assert!(script.contains("decommissionbookie -bookieid"), "{script}");
+    assert!(script.contains("ecs-bookie-4.ecs-bookie-headless.${domain}:3181"), "{script}");
+    assert_eq!(c.env_from.as_ref().unwrap()[0].config_map_ref.as_ref().unwrap().name, "ecs-bookie");
+    // No labels of its own on the pod: the host gives Job pods a label apart from the bookies'.
+    assert!(spec.template.metadata.is_none());
+}
+
+#[test]
+fn decommission_timeout_comes_from_the_spec() {
+    let cluster = seed_with(|bk| bk["decommissionTimeoutSeconds"] = json!(600));
+    let mut i = input(cluster, Vec::new());
+    i.scale_down = Some(ScaleDown { replicas: 3, retire: Some(3) });
+    let job: Job = typed(&Bookkeeper::reconcile(&i).unwrap(), 4);
+    assert_eq!(job.spec.unwrap().active_deadline_seconds, Some(600));
+}
+
+#[test]
+fn declares_its_zookeeper_tree_for_cleanup() {
+    let p = plan(seed_cluster());
+    assert_eq!(p.cleanup, [Cleanup::ZookeeperTree("/ecs/ecs/bookkeeper".into())]);
+    assert_eq!(config_data(&p)["BK_zkLedgersRootPath"], "/ecs/ecs/bookkeeper/ledgers");
 }
 
 #[test]
@@ -385,16 +421,4 @@ fn empty_version_falls_back_to_the_spec_target() {
     let p = Bookkeeper::reconcile(&i).unwrap();
     let c = &stateful_set(&p).spec.template.spec.unwrap().containers[0];
     assert_eq!(c.image.as_deref(), Some("ecs/bookkeeper:0.4.0"));
-}
-
-#[test]
-fn scale_down_without_auto_recovery_says_what_to_do() {
-    let cluster = seed_with(|bk| {
-        bk["autoRecovery"] = json!(false);
-        bk["storage"]["indexVolumeClaimTemplate"] = json!({"resources": {"requests": {"storage": "5Gi"}}});
-    });
-    let p = Bookkeeper::reconcile(&input(cluster, vec![observed_sts(4)])).unwrap();
-    let message = &p.events[0].message;
-    assert!(message.contains("index-ecs-bookie-<ordinal>"), "{message}");
-    assert!(message.contains("autoRecovery is off"), "{message}");
 }

@@ -11,7 +11,9 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use ecs_plugin_sdk::{Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s};
+use ecs_plugin_sdk::{
+    Cleanup, Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s,
+};
 
 /// Value of the `component` label on every object this plugin emits.
 pub const COMPONENT: &str = "ecs-controller";
@@ -49,6 +51,8 @@ impl Reconciler for Controller {
             objects,
             status: k8s::component_status(cluster, COMPONENT, replicas, &input.observed),
             events: Vec::new(),
+            // Its metadata lives in the cluster's ZooKeeper tree, which goes with the cluster.
+            cleanup: vec![Cleanup::cluster_tree(&cluster.name)],
         })
     }
 }

@@ -14,7 +14,9 @@ mod wiring;
 #[cfg(test)]
 mod tests;
 
-use ecs_plugin_sdk::{Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s};
+use ecs_plugin_sdk::{
+    Cleanup, Cluster, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput, Reconciler, k8s,
+};
 
 /// Value of the `component` label on every object this plugin emits.
 pub const COMPONENT: &str = "ecs-node";
@@ -65,6 +67,8 @@ impl Reconciler for Node {
             objects,
             status: k8s::component_status(cluster, COMPONENT, replicas, &input.observed),
             events: Vec::new(),
+            // Its metadata lives in the cluster's ZooKeeper tree, which goes with the cluster.
+            cleanup: vec![Cleanup::cluster_tree(&cluster.name)],
         })
     }
 }

@@ -4,7 +4,7 @@ use crate::wiring::{CACHE_PATH, CACHE_VOLUME, PodWiring};
 use crate::{COMPONENT, SERVER_PORT};
 use ecs_plugin_sdk::k8s::CpuMemory;
 use ecs_plugin_sdk::{Cluster, Tier2Wiring, k8s};
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvFromSource, PodSpec, PodTemplateSpec, SecretEnvSource, Service, ServiceSpec,
 };
@@ -106,6 +106,12 @@ pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring, pod_wir
             replicas: Some(ecs.node_replicas),
             // Nodes do not depend on each other to start; one at a time would only slow recovery.
             pod_management_policy: Some("Parallel".to_string()),
+            // A cache is only a cache: a scale-down keeps or drops it as the spec says; deleting the
+            // cluster leaves it to whoever deletes the namespace.
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: Some("Retain".to_string()),
+                when_scaled: Some(ecs.cache_volume_claim_retention.as_str().to_string()),
+            }),
             selector: k8s::selector(n, COMPONENT),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels), ..Default::default() }),

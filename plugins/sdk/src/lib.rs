@@ -26,7 +26,7 @@ pub use model::*;
 pub use tier2::parse_config;
 
 /// The contract version this SDK implements (the WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// Severity of a plugin log line (see [`log`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

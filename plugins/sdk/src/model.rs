@@ -166,12 +166,22 @@ pub struct Tier2Input {
     pub observed: Vec<Value>,
 }
 
+/// A scale-down the host runs one member at a time (WIT `scale-down`): the workload runs
+/// `replicas` members, and `retire` names the member whose pod is gone and whose retirement (the
+/// bookie's decommission Job) the plugin plans now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleDown {
+    pub replicas: u32,
+    pub retire: Option<u32>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReconcileInput {
     pub cluster: Cluster,
     pub observed: Vec<Value>,
     pub tier2: Option<Tier2Wiring>,
     pub versions: Versions,
+    pub scale_down: Option<ScaleDown>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,12 +208,34 @@ pub struct Event {
     pub message: String,
 }
 
+/// State outside Kubernetes to remove when the cluster is deleted (WIT `cleanup`); the host does it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Cleanup {
+    /// A ZooKeeper subtree on the cluster's `spec.zookeeperUri`: `/ecs/<cluster>` or below it.
+    ZookeeperTree(String),
+}
+
+/// The root of a cluster's ZooKeeper tree, `/ecs/<cluster>`: the controller's and segment store's
+/// metadata, with the bookies' under `bookkeeper/`. The host removes nothing outside it.
+pub fn zookeeper_cluster_tree(cluster: &str) -> String {
+    format!("/ecs/{cluster}")
+}
+
+impl Cleanup {
+    /// The cluster's whole ZooKeeper tree.
+    pub fn cluster_tree(cluster: &str) -> Cleanup {
+        Cleanup::ZookeeperTree(zookeeper_cluster_tree(cluster))
+    }
+}
+
 /// What a reconciler wants to exist. Objects are JSON documents.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
     pub objects: Vec<Value>,
     pub status: ComponentStatus,
     pub events: Vec<Event>,
+    pub cleanup: Vec<Cleanup>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -158,7 +158,7 @@ pub fn seed_tier2_input(tier2: Value) -> Tier2Input {
 /// The reconciler input for a cluster: nothing observed, no Tier-2 wiring, the target versions.
 pub fn reconcile_input(cluster: Cluster) -> ReconcileInput {
     let versions = Versions::targets(&cluster.spec);
-    ReconcileInput { cluster, observed: Vec::new(), tier2: None, versions }
+    ReconcileInput { cluster, observed: Vec::new(), tier2: None, versions, scale_down: None }
 }
 
 /// An observed pod of [`NAME`]'s `component`, running `image` in a container named after the

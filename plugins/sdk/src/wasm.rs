@@ -25,8 +25,8 @@ pub mod tier2 {
         export_macro_name: "export_tier2_world",
         default_bindings_module: "ecs_plugin_sdk::wasm::tier2",
         with: {
-            "ecs:plugin/types@0.1.0": crate::wasm::reconciler::ecs::plugin::types,
-            "ecs:plugin/logging@0.1.0": crate::wasm::reconciler::ecs::plugin::logging,
+            "ecs:plugin/types@0.2.0": crate::wasm::reconciler::ecs::plugin::types,
+            "ecs:plugin/logging@0.2.0": crate::wasm::reconciler::ecs::plugin::logging,
         },
     });
 }
@@ -130,6 +130,7 @@ pub fn reconcile_input_from_wit(i: wit::ReconcileInput) -> Result<model::Reconci
             controller: i.versions.controller,
             node: i.versions.node,
         },
+        scale_down: i.scale_down.map(|s| model::ScaleDown { replicas: s.replicas, retire: s.retire }),
     })
 }
 
@@ -166,6 +167,13 @@ pub fn plan_to_wit(plan: model::Plan) -> wit::Plan {
                 },
                 reason: e.reason,
                 message: e.message,
+            })
+            .collect(),
+        cleanup: plan
+            .cleanup
+            .into_iter()
+            .map(|c| match c {
+                model::Cleanup::ZookeeperTree(path) => wit::Cleanup::ZookeeperTree(path),
             })
             .collect(),
     }

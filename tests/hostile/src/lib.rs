@@ -44,7 +44,8 @@ mod wait;
 
 use ecs_plugin_sdk::wasm::reconciler::Guest;
 use ecs_plugin_sdk::wasm::wit::{
-    Cluster, ComponentStatus, Event, EventType, FieldError, Plan, PluginError, PluginInfo, PluginKind, ReconcileInput,
+    Cleanup, Cluster, ComponentStatus, Event, EventType, FieldError, Plan, PluginError, PluginInfo, PluginKind,
+    ReconcileInput,
 };
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -91,6 +92,14 @@ impl Guest for Hostile {
         // An output-policy attack (`spec.bookkeeper.options.attack`, see `attacks`), if asked for.
         let spec: Value = serde_json::from_str(&cluster.spec).unwrap_or_default();
         if let Some(attack) = spec.pointer("/bookkeeper/options/attack").and_then(Value::as_str) {
+            // The host deletes the trees a plan declares: ask for a sibling's, the root's, and an escape.
+            if attack == "zookeeper-escape" {
+                let cleanup = ["/ecs/ecs-x", "/ecs", &format!("/ecs/{}/../ecs-x", cluster.name)]
+                    .iter()
+                    .map(|p| Cleanup::ZookeeperTree(p.to_string()))
+                    .collect();
+                return Ok(Plan { cleanup, ..plan(Vec::new()) });
+            }
             return match attacks::objects(&cluster.name, &spec, attack) {
                 Some(objects) => Ok(plan(objects)),
                 None => Err(PluginError::Failed(format!("unknown attack {attack:?}"))),
@@ -116,9 +125,7 @@ impl Guest for Hostile {
                 "subjects": [{ "kind": "ServiceAccount", "name": "default", "namespace": cluster.namespace }],
             })])),
             "otherns" => Ok(plan(vec![config_map("otherns-bookie", Some("kube-system"), json!({ "ok": "true" }))])),
-            "badjson" => {
-                Ok(Plan { objects: vec![r#"{"kind": "ConfigMap","#.to_string()], status: status(), events: Vec::new() })
-            }
+            "badjson" => Ok(Plan { objects: vec![r#"{"kind": "ConfigMap","#.to_string()], ..plan(Vec::new()) }),
             "env" => {
                 let clock = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -161,6 +168,11 @@ impl Guest for Hostile {
             "many-events" => {
                 let events = vec![event("Spam", ""); 200_000];
                 Ok(Plan { events, ..plan(Vec::new()) })
+            }
+            // Asks the host to delete ZooKeeper trees: many, and everybody's.
+            "many-cleanups" => {
+                let cleanup = (0..9).map(|i| Cleanup::ZookeeperTree(format!("/ecs/{i}"))).collect();
+                Ok(Plan { cleanup, ..plan(Vec::new()) })
             }
             "bad-reason" => Ok(Plan { events: vec![event("not ok\n", "m")], ..plan(Vec::new()) }),
             "long-event" => Ok(Plan { events: vec![event("Chatty", &"m".repeat(10_000))], ..plan(Vec::new()) }),
@@ -233,7 +245,12 @@ fn status() -> ComponentStatus {
 }
 
 fn plan(objects: Vec<Value>) -> Plan {
-    Plan { objects: objects.iter().map(Value::to_string).collect(), status: status(), events: Vec::new() }
+    Plan {
+        objects: objects.iter().map(Value::to_string).collect(),
+        status: status(),
+        events: Vec::new(),
+        cleanup: Vec::new(),
+    }
 }
 
 ecs_plugin_sdk::wasm::reconciler::export_reconciler_world!(Hostile with_types_in ecs_plugin_sdk::wasm::reconciler);

@@ -39,6 +39,19 @@ pub struct BookkeeperSpec {
 
     #[serde(default, skip_serializing_if = "JvmOptions::is_empty")]
     pub jvm_options: JvmOptions,
+
+    /// How long the decommission of a bookie being removed may take (re-replicating its ledgers)
+    /// before the scale-down stops as failed, keeping the bookie's volumes.
+    #[serde(default = "default_decommission_timeout")]
+    #[schemars(range(min = 60, max = 604800))]
+    pub decommission_timeout_seconds: i32,
+}
+
+/// Six hours: re-replicating a full bookie's ledgers takes a while.
+pub const DEFAULT_DECOMMISSION_TIMEOUT_SECONDS: i32 = 6 * 3600;
+
+fn default_decommission_timeout() -> i32 {
+    DEFAULT_DECOMMISSION_TIMEOUT_SECONDS
 }
 
 impl Default for BookkeeperSpec {
@@ -52,6 +65,7 @@ impl Default for BookkeeperSpec {
             resources: None,
             options: Options::new(),
             jvm_options: JvmOptions::default(),
+            decommission_timeout_seconds: DEFAULT_DECOMMISSION_TIMEOUT_SECONDS,
         }
     }
 }

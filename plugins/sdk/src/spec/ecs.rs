@@ -22,6 +22,11 @@ pub struct EcsSpec {
     #[serde(default = "default_cache_claim")]
     pub cache_volume_claim_template: PersistentVolumeClaimSpec,
 
+    /// What happens to the cache claims of nodes removed by a scale-down: `Retain` (a node scaled
+    /// back up finds its cache) or `Delete`.
+    #[serde(default)]
+    pub cache_volume_claim_retention: ClaimRetention,
+
     #[serde(default = "default_image")]
     pub image: ImageSpec,
 
@@ -53,6 +58,23 @@ pub struct EcsSpec {
     /// Log at DEBUG level in the segment store nodes.
     #[serde(default)]
     pub debug_logging: bool,
+}
+
+/// A StatefulSet's `persistentVolumeClaimRetentionPolicy.whenScaled`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ClaimRetention {
+    #[default]
+    Retain,
+    Delete,
+}
+
+impl ClaimRetention {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimRetention::Retain => "Retain",
+            ClaimRetention::Delete => "Delete",
+        }
+    }
 }
 
 fn one() -> i32 {

@@ -49,6 +49,12 @@ const ONE_CHANGE_AT_A_TIME: &str = "!has(self.spec.version) || !has(oldSelf.spec
     || self.spec.version == self.status.upgrade.toVersion \
     || (self.status.upgrade.phase == 'Upgrading' && self.spec.version == self.status.upgrade.fromVersion)";
 
+/// While bookies are being removed (one at a time, by decommission), the version stays: an upgrade
+/// would restart the very bookies the decommission relies on.
+const NOT_WHILE_SCALING_DOWN: &str = "!has(self.spec.version) || !has(oldSelf.spec.version) \
+    || self.spec.version == oldSelf.spec.version \
+    || !has(self.status) || !has(self.status.scaleDown)";
+
 /// An ECS cluster: BookKeeper bookies, a Controller, Segment Store nodes and one Tier-2 store.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
@@ -71,6 +77,8 @@ const ONE_CHANGE_AT_A_TIME: &str = "!has(self.spec.version) || !has(oldSelf.spec
         .message("spec.version cannot go down, except back to the previous version (status.previousVersion)"),
     validation = kube::core::Rule::new(ONE_CHANGE_AT_A_TIME).field_path(".spec.version")
         .message("spec.version cannot change while an upgrade or rollback is in progress, except back to the version it started from (status.upgrade.fromVersion)"),
+    validation = kube::core::Rule::new(NOT_WHILE_SCALING_DOWN).field_path(".spec.version")
+        .message("spec.version cannot change while bookies are being removed (status.scaleDown): let the scale-down finish, or cancel it by setting spec.bookkeeper.replicas back"),
     // Ledger placement: the sizes are options, and may sit in either options map (quorum.rs).
     validation = kube::core::Rule::new(quorum::cel_format_rule("self.spec.bookkeeper.options"))
         .field_path(".spec.bookkeeper.options").message(quorum::FORMAT_MESSAGE),

@@ -47,6 +47,26 @@ fn lookup<'a>(spec: &'a ECSClusterSpec, key: &str) -> Option<&'a str> {
 impl ECSClusterSpec {
     /// The cluster's ledger placement, or every problem with it (including too few bookies).
     pub fn quorum(&self) -> Result<Quorum, Vec<FieldError>> {
+        let quorum = self.sizes()?;
+        let mut errors = Vec::new();
+        if let Some(e) = order_error(&quorum) {
+            errors.push(e);
+        }
+        let bookies = u32::try_from(self.bookkeeper.replicas).unwrap_or(0);
+        if !quorum.fits(bookies) {
+            errors.push(FieldError::new("spec.bookkeeper.replicas", REPLICAS_MESSAGE));
+        }
+        if errors.is_empty() { Ok(quorum) } else { Err(errors) }
+    }
+
+    /// The ledger placement the options ask for, whatever the number of bookies.
+    pub fn placement(&self) -> Result<Quorum, Vec<FieldError>> {
+        let quorum = self.sizes()?;
+        order_error(&quorum).map_or(Ok(quorum), |e| Err(vec![e]))
+    }
+
+    /// The three sizes, each from the options or its default, if every one set is well formed.
+    fn sizes(&self) -> Result<Quorum, Vec<FieldError>> {
         // As the CRD's rules do: every size set in either map must be well formed, even one the
         // other map overrides.
         let maps = [("spec.bookkeeper.options", &self.bookkeeper.options), ("spec.ecs.options", &self.ecs.options)];
@@ -58,21 +78,16 @@ impl ECSClusterSpec {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut errors = Vec::new();
         let mut sizes = [0u32; 3];
         for (i, (key, default)) in SIZES.iter().enumerate() {
             sizes[i] = lookup(self, key).and_then(parse).unwrap_or(*default);
         }
-        let quorum = Quorum { ensemble: sizes[0], write: sizes[1], ack: sizes[2] };
-        if quorum.ack > quorum.write || quorum.write > quorum.ensemble {
-            errors.push(FieldError::new("spec.bookkeeper.options", ORDER_MESSAGE));
-        }
-        let bookies = u32::try_from(self.bookkeeper.replicas).unwrap_or(0);
-        if !quorum.fits(bookies) {
-            errors.push(FieldError::new("spec.bookkeeper.replicas", REPLICAS_MESSAGE));
-        }
-        if errors.is_empty() { Ok(quorum) } else { Err(errors) }
+        Ok(Quorum { ensemble: sizes[0], write: sizes[1], ack: sizes[2] })
     }
+}
+
+fn order_error(q: &Quorum) -> Option<FieldError> {
+    (q.ack > q.write || q.write > q.ensemble).then(|| FieldError::new("spec.bookkeeper.options", ORDER_MESSAGE))
 }
 
 pub const ORDER_MESSAGE: &str = "bookkeeper.ack.quorum.size must be at most bookkeeper.write.quorum.size, \

@@ -32,6 +32,9 @@ pub struct ECSClusterStatus {
     /// The upgrade or rollback in progress, or the last one that failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeStatus>,
+    /// The bookies' scale-down in progress (one bookie at a time), or the step that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down: Option<ScaleDownStatus>,
     /// Pods the cluster should have, all components together.
     #[serde(default)]
     pub replicas: i32,
@@ -123,6 +126,51 @@ pub struct UpgradeFailure {
     /// e.g. `ImagePullBackOff`, `CrashLoopBackOff`, `ReadyTimeout`.
     pub reason: String,
     pub message: String,
+}
+
+/// Where the removal of one bookie stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ScaleDownPhase {
+    /// The next bookie waits: for an upgrade to finish, or for every bookie to be Ready.
+    Waiting,
+    /// The bookie's pod is stopping (the StatefulSet has one fewer replica).
+    Stopping,
+    /// Its decommission Job runs: its ledgers are re-replicated, then its cookie removed.
+    Decommissioning,
+    /// The Job failed or ran out of time: the bookie's volumes are kept; nothing moves on.
+    Failed,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaleDownStatus {
+    pub phase: ScaleDownPhase,
+    /// Bookies when the scale-down started.
+    pub from_replicas: i32,
+    /// Bookies it goes to (`spec.bookkeeper.replicas`).
+    pub to_replicas: i32,
+    /// The bookie being removed (its pod's name) and its ordinal.
+    #[schemars(length(max = 253))]
+    pub bookie: String,
+    pub ordinal: i32,
+    /// Its decommission Job, once it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    pub started_at: String,
+    /// What it waits for, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl ScaleDownPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScaleDownPhase::Waiting => "Waiting",
+            ScaleDownPhase::Stopping => "Stopping",
+            ScaleDownPhase::Decommissioning => "Decommissioning",
+            ScaleDownPhase::Failed => "Failed",
+        }
+    }
 }
 
 /// A standard Kubernetes condition (`type`, `status`, `reason`, `message`).
