@@ -23,7 +23,7 @@ KUBE_VERSION ?= 1.37.0
 export K8S_VERSION ?= v1.37.2
 LOCAL_CLUSTER := tests/cluster/local-cluster.sh
 
-.PHONY: all build plugins wasm-target crd demo demo-down render test lint lint-wasm unit cases schema-check \
+.PHONY: all build plugins wasm-target crd demo demo-down render test lint lint-wasm unit cases schema-check chaos \
 	cluster-up cluster-down integration bench bench-live clean
 
 all: build
@@ -85,6 +85,10 @@ test: lint unit cases schema-check integration
 # The operator against the local control plane (started and stopped if it was not running).
 integration: build
 	tests/cluster/integration.sh
+
+# A longer chaos run than the one in `make test` (ECS_CHAOS_KILLS per phase, five phases).
+chaos: build
+	ECS_CHAOS_KILLS=$${ECS_CHAOS_KILLS:-40} tests/cluster/chaos.sh
 
 bench: plugins
 	$(CARGO) bench -p ecs-operator --bench plugins

@@ -29,6 +29,8 @@ cd "$ROOT"
 "${CARGO:-cargo}" test -p ecs-operator --test cluster -- --ignored --test-threads=1
 # Scale-down by decommission, and deletion that removes the cluster's ZooKeeper tree.
 "${CARGO:-cargo}" test -p ecs-operator --test day2 -- --ignored --test-threads=1
+# The operator killed at random points (seeded) and the kube-apiserver restarted once.
+"${CARGO:-cargo}" test -p ecs-operator --test chaos -- --ignored --nocapture
 # Rolling upgrades: order, one pod at a time, failures, rollbacks, a killed operator, replays.
 "${CARGO:-cargo}" test -p ecs-operator --test upgrade -- --ignored --test-threads=1
 # The version rules: offline admission against the API server's CEL, case by case.

@@ -10,6 +10,7 @@
 #   local-cluster.sh kubeconfig   print the kubeconfig's path
 #   local-cluster.sh status  exit 0 if the cluster is up and was created from the current configuration
 #   local-cluster.sh down    stop everything this script started and remove its state
+#   local-cluster.sh restart-apiserver   restart the kube-apiserver alone (etcd and the rest keep running)
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
@@ -211,12 +212,70 @@ running() {
 }
 
 down() {
+  local p
+  for p in "$STATE"/respawn/*/pid; do
+    [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
+  done
   if [ -x "$BIN/kwokctl" ] && [ -d "$STATE" ]; then
     PATH="$BIN:$PATH" "$BIN/kwokctl" delete cluster --name "$CLUSTER_NAME" >&2 || true
   fi
   # kwokctl leaves the host-path provisioner's volumes behind.
   rm -rf /tmp/hostpath_pv
   log "cluster $CLUSTER_NAME stopped"
+}
+
+# Restarts the kube-apiserver alone (the chaos test): stops the process kwokctl started and starts
+# it again with the same command line, environment and directory, recording its new pid where
+# kwokctl looks for it (so that `down` still stops it); etcd and the rest keep running. The
+# controller manager and the scheduler exit when they cannot renew their leader lease during the
+# outage (a kubelet would restart them; kwokctl does not): any that does is started again the same way.
+SUPERVISED=(kube-controller-manager kube-scheduler)
+
+# Saves a component's command line, environment and directory under $STATE/respawn/<name>/.
+remember() {
+  local name="$1" pid; pid="$(cat "$STATE/pids/$name.pid")"
+  [ -r "/proc/$pid/cmdline" ] || { log "no $name process $pid"; return 1; }
+  mkdir -p "$STATE/respawn/$name"
+  cp "/proc/$pid/cmdline" "$STATE/respawn/$name/cmdline"
+  cp "/proc/$pid/environ" "$STATE/respawn/$name/environ"
+  readlink "/proc/$pid/cwd" > "$STATE/respawn/$name/cwd"
+}
+
+respawn() {
+  local name="$1"
+  local -a args env
+  mapfile -d '' args < "$STATE/respawn/$name/cmdline"
+  mapfile -d '' env < "$STATE/respawn/$name/environ"
+  (cd "$(cat "$STATE/respawn/$name/cwd")" && exec env -i "${env[@]}" setsid "${args[@]}" \
+    >> "$STATE/logs/$name.log" 2>&1 < /dev/null) &
+  echo "$!" > "$STATE/pids/$name.pid"
+  # kwokctl stops only the processes it started itself: `down` stops these.
+  echo "$!" > "$STATE/respawn/$name/pid"
+}
+
+alive() { kill -0 "$(cat "$STATE/pids/$1.pid")" 2>/dev/null; }
+
+restart_apiserver() {
+  local c i pid
+  for c in kube-apiserver "${SUPERVISED[@]}"; do remember "$c"; done
+  pid="$(cat "$STATE/pids/kube-apiserver.pid")"
+  kill "$pid"
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  respawn kube-apiserver
+  for i in $(seq 1 300); do running && break; sleep 0.1; done
+  running || { log "kube-apiserver did not come back"; return 1; }
+  log "kube-apiserver restarted (pid $(cat "$STATE/pids/kube-apiserver.pid"))"
+  # A lease lost during the outage ends the process a little later (renew deadline 10 s): watched
+  # for 30 s in the background, so that the caller sees the API server as soon as it is back.
+  (
+    for i in $(seq 1 300); do
+      for c in "${SUPERVISED[@]}"; do
+        if ! alive "$c"; then respawn "$c"; log "$c had exited; started again"; fi
+      done
+      sleep 0.1
+    done
+  ) </dev/null >/dev/null 2>>"$STATE/logs/respawn.log" &
 }
 
 case "${1:-}" in
@@ -226,5 +285,6 @@ case "${1:-}" in
   kubeconfig) echo "$STATE/kubeconfig.yaml" ;;
   status) running && [ "$(cat "$CONFIG_STAMP" 2>/dev/null || true)" = "$(config_hash)" ] ;;
   down) down ;;
+  restart-apiserver) restart_apiserver ;;
   *) echo "usage: $0 build|up|env|kubeconfig|status|down" >&2; exit 2 ;;
 esac
