@@ -53,6 +53,8 @@ struct Chaos<'a> {
     started: usize,
     rng: Rng,
     kills: usize,
+    /// Kills that hit an operator within 300 ms of its caches syncing.
+    early: usize,
     /// Operator started -> its first complete reconcile of the cluster, per restart.
     converged: Vec<Duration>,
     /// Every operator's log, for the 409 check.
@@ -83,11 +85,21 @@ impl Chaos<'_> {
     }
 
     /// `kills` SIGKILLs at random moments (within 0..`spread` ms of the previous restart), then
-    /// the operator runs until `settled` holds.
+    /// the operator runs until `settled` holds. Every other kill, at random, also kills the next
+    /// operator within 300 ms of its caches syncing: in the middle of its first reconcile.
     fn storm(&mut self, what: &str, kills: u64, spread: u64, settled: impl FnMut() -> Option<()>) {
         for _ in 0..kills {
             std::thread::sleep(Duration::from_millis(self.rng.below(spread)));
             self.kill();
+            if self.rng.below(2) == 0 {
+                self.started += 1;
+                let op = Operator::start(self.ns, &format!("c{}", self.started), &["--leader-election=false"]);
+                self.logs.push(op.log.clone());
+                self.op = Some(op);
+                std::thread::sleep(Duration::from_millis(self.rng.below(300)));
+                self.kill();
+                self.early += 1;
+            }
             self.start();
         }
         wait_for(what, SETTLE, settled);
@@ -171,8 +183,16 @@ fn the_operator_survives_being_killed_anywhere() {
     let per_phase = env_u64("ECS_CHAOS_KILLS", 10);
     println!("chaos: seed {seed}, {per_phase} kills per phase (ECS_CHAOS_SEED, ECS_CHAOS_KILLS)");
     let ns = Namespace::new("it-chaos");
-    let mut chaos =
-        Chaos { ns: &ns, op: None, started: 0, rng: Rng(seed | 1), kills: 0, converged: Vec::new(), logs: Vec::new() };
+    let mut chaos = Chaos {
+        ns: &ns,
+        op: None,
+        started: 0,
+        rng: Rng(seed | 1),
+        kills: 0,
+        early: 0,
+        converged: Vec::new(),
+        logs: Vec::new(),
+    };
     let mut phase_deletes = Vec::new();
 
     // 1. Create: 4 bookies, version 0.4.0 (the operator starts on it).
@@ -275,10 +295,11 @@ fn the_operator_survives_being_killed_anywhere() {
     let mut times = chaos.converged.clone();
     times.sort();
     println!(
-        "chaos summary: seed {seed}; {} SIGKILLs, {} operator starts, 1 kube-apiserver restart (reconciled {} ms after it was back); \
+        "chaos summary: seed {seed}; {} SIGKILLs ({} of them within 300 ms of the caches syncing), {} operator starts, 1 kube-apiserver restart (reconciled {} ms after it was back); \
          first complete reconcile after a start: p50 {} ms, p90 {} ms, max {} ms; objects lost {}, unexpected {}; \
          claims deleted {:?}, replaced {}; pods deleted twice in one step {}; 409s surfaced {}",
         chaos.kills,
+        chaos.early,
         chaos.started,
         apiserver_back.map_or(0, |d| d.as_millis()),
         percentile(&times, 0.5).as_millis(),

@@ -135,9 +135,11 @@ fn deleting_the_cluster_garbage_collects_its_objects() {
     assert!(!ns.managed("ecs").is_empty());
     kubectl(&["-n", &ns.name, "delete", "ecscluster", "ecs", "--wait=true", "--timeout=60s"]);
     wait_for("owned objects to be garbage-collected", T, || ns.managed("ecs").is_empty().then_some(()));
-    // Data is never deleted: the bookies' claims outlive the cluster, as do the user's Tier-2 claim.
+    // The user's Tier-2 claim and the segment stores' caches stay; the bookies' claims went with the
+    // cluster's ZooKeeper tree (their ledgers' metadata and cookies).
     let claims = kubectl(&["-n", &ns.name, "get", "pvc", "-o", "name"]);
-    assert!(claims.contains("ecs-tier2") && claims.contains("ledger-ecs-bookie-0"), "{claims}");
+    assert!(claims.contains("ecs-tier2") && claims.contains("cache-ecs-ecs-node-0"), "{claims}");
+    assert!(!claims.contains("ledger-ecs-bookie-0"), "{claims}");
 }
 
 /// A recorded case's manifest for another namespace (cases pin a namespace and a uid).

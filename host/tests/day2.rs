@@ -224,6 +224,7 @@ fn deleting_a_cluster_removes_its_zookeeper_tree_and_nothing_else() {
     block(populate(&zk.address, "ecs2"));
     assert!(ns.get("ecscluster", "ecs").unwrap()["metadata"]["finalizers"].to_string().contains("ecs.ecs.io/cleanup"));
 
+    let since = now_rfc3339();
     kubectl(&["-n", &ns.name, "delete", "ecscluster", "ecs", "--wait=false"]);
     wait_for("the cluster to be gone", SCALE, || gone(&ns, "ecs"));
     assert!(!block(exists(&zk.address, "/ecs/ecs")), "the tree is gone");
@@ -234,7 +235,13 @@ fn deleting_a_cluster_removes_its_zookeeper_tree_and_nothing_else() {
     ] {
         assert!(block(exists(&zk.address, kept)), "{kept} must stay");
     }
-    assert!(ns.get("statefulset", "ecs-bookie").is_none(), "the workloads went first");
+    // In order: the workloads, then the tree, then the bookies' claims, then the finalizer.
+    let writes = writes_by(&ns.user(), &since);
+    let sts = position(&writes, "delete statefulsets/ecs-bookie");
+    let claim = position(&writes, "delete persistentvolumeclaims/ledger-ecs-bookie-0");
+    let finalizer = writes.iter().rposition(|w| w == "patch ecsclusters/ecs").expect("the finalizer patch");
+    assert!(sts < claim && claim < finalizer, "{writes:#?}");
+    assert!(!writes.iter().any(|w| w.starts_with("delete ") && w.contains("/other-")), "{writes:#?}");
     let events = ns.events();
     assert!(events.contains("ZooKeeperCleaned"), "{events}");
     assert!(ns.get("ecscluster", "other").is_some());

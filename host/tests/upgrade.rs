@@ -409,7 +409,7 @@ fn audit_mark() -> u64 {
     std::fs::metadata(audit_log()).map(|m| m.len()).unwrap_or(0)
 }
 
-/// The pods the operator deleted since the audit log's `mark`, in order.
+/// The pods the operator deleted (successfully) since the audit log's `mark`, in order.
 fn pod_deletes(ns: &Namespace, mark: u64) -> Vec<String> {
     use std::io::{Read, Seek};
     let mut file = std::fs::File::open(audit_log()).expect("the audit log exists");
@@ -425,6 +425,8 @@ fn pod_deletes(ns: &Namespace, mark: u64) -> Vec<String> {
                 && e["verb"] == "delete"
                 && e["objectRef"]["resource"] == "pods"
                 && e["stage"] == "ResponseComplete"
+                // A delete refused by its UID precondition (a pod already replaced) restarts nothing.
+                && e["responseStatus"]["code"].as_i64().is_some_and(|c| c < 300)
         })
         .filter_map(|e| e["objectRef"]["name"].as_str().map(str::to_string))
         .collect()

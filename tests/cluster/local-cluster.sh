@@ -213,6 +213,8 @@ running() {
 
 down() {
   local p
+  # The watcher first, or it would start what is being stopped again.
+  [ -f "$STATE/respawn/watcher.pid" ] && kill "$(cat "$STATE/respawn/watcher.pid")" 2>/dev/null || true
   for p in "$STATE"/respawn/*/pid; do
     [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
   done
@@ -224,17 +226,18 @@ down() {
   log "cluster $CLUSTER_NAME stopped"
 }
 
-# Restarts the kube-apiserver alone (the chaos test): stops the process kwokctl started and starts
-# it again with the same command line, environment and directory, recording its new pid where
-# kwokctl looks for it (so that `down` still stops it); etcd and the rest keep running. The
-# controller manager and the scheduler exit when they cannot renew their leader lease during the
-# outage (a kubelet would restart them; kwokctl does not): any that does is started again the same way.
+# Restarts the kube-apiserver alone (the chaos test): stops its process and starts it again with the
+# same command line, environment and directory (recorded in the pid file kwokctl reads); etcd and
+# the rest keep running. The controller manager and the scheduler exit when they cannot renew their
+# leader lease during the outage (a kubelet would restart them; kwokctl does not): any that does is
+# started again the same way. kwokctl stops only what it started itself, so `down` stops these.
 SUPERVISED=(kube-controller-manager kube-scheduler)
 
 # Saves a component's command line, environment and directory under $STATE/respawn/<name>/.
 remember() {
   local name="$1" pid; pid="$(cat "$STATE/pids/$name.pid")"
-  [ -r "/proc/$pid/cmdline" ] || { log "no $name process $pid"; return 1; }
+  # A component that already died keeps what was saved of it before, if anything.
+  [ -r "/proc/$pid/cmdline" ] || { log "no $name process $pid"; [ -f "$STATE/respawn/$name/cmdline" ]; return; }
   mkdir -p "$STATE/respawn/$name"
   cp "/proc/$pid/cmdline" "$STATE/respawn/$name/cmdline"
   cp "/proc/$pid/environ" "$STATE/respawn/$name/environ"
@@ -257,7 +260,8 @@ alive() { kill -0 "$(cat "$STATE/pids/$1.pid")" 2>/dev/null; }
 
 restart_apiserver() {
   local c i pid
-  for c in kube-apiserver "${SUPERVISED[@]}"; do remember "$c"; done
+  remember kube-apiserver || return 1
+  for c in "${SUPERVISED[@]}"; do remember "$c" || true; done
   pid="$(cat "$STATE/pids/kube-apiserver.pid")"
   kill "$pid"
   for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -271,11 +275,12 @@ restart_apiserver() {
   (
     for i in $(seq 1 300); do
       for c in "${SUPERVISED[@]}"; do
-        if ! alive "$c"; then respawn "$c"; log "$c had exited; started again"; fi
+        if ! alive "$c" && [ -f "$STATE/respawn/$c/cmdline" ]; then respawn "$c"; log "$c had exited; started again"; fi
       done
       sleep 0.1
     done
   ) </dev/null >/dev/null 2>>"$STATE/logs/respawn.log" &
+  echo "$!" > "$STATE/respawn/watcher.pid"
 }
 
 case "${1:-}" in

@@ -218,21 +218,24 @@ pub async fn delete_pod(
     name: &str,
     uid: &str,
 ) -> Result<bool, ApplyError> {
-    delete_by_uid(client, metrics, "Pod", namespace, name, uid).await
+    delete_by_uid(client, metrics, ("v1", "Pod"), namespace, name, uid).await
 }
 
-/// Deletes a core (`v1`) object if it is still the one seen (`uid`): a destructive step never acts
-/// on a name alone. False when it is gone or replaced already.
+/// Deletes an object of `(apiVersion, kind)` if it is still the one seen (`uid`): a destructive
+/// step never acts on a name alone. False when it is gone or replaced already.
 pub async fn delete_by_uid(
     client: &Client,
     metrics: &Metrics,
-    kind: &str,
+    (api_version, kind): (&str, &str),
     namespace: &str,
     name: &str,
     uid: &str,
 ) -> Result<bool, ApplyError> {
-    let api = dynamic_api(client, "v1", kind, Some(namespace));
+    let api = dynamic_api(client, api_version, kind, Some(namespace));
+    // A Job's pods go with it.
+    let propagation = (kind == "Job").then_some(PropagationPolicy::Background);
     let params = DeleteParams {
+        propagation_policy: propagation,
         preconditions: Some(Preconditions { uid: Some(uid.to_string()), resource_version: None }),
         ..DeleteParams::default()
     };
@@ -260,11 +263,14 @@ pub async fn delete_workloads(client: &Client, metrics: &Metrics, live: &[Value]
             ..DeleteParams::default()
         };
         match api_for(client, object).delete(&name, &params).await {
-            Ok(_) => deleted += 1,
+            Ok(_) => {
+                deleted += 1;
+                metrics.wrote(&kind, "delete");
+            }
+            // Gone already, or replaced by an object that is not this cluster's to delete.
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
             Err(source) => return Err(ApplyError { verb: "delete", object: describe(object), source }),
         }
-        metrics.wrote(&kind, "delete");
     }
     Ok(deleted)
 }

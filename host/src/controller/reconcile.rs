@@ -200,7 +200,11 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
         tracing::debug!(error = %e, "conflict; reconciling again");
         return Ok(("conflict", Action::requeue(Duration::from_millis(200))));
     }
-    let new_status = status::compute(cr.status.as_ref(), generation, &outcome, &now.to_string());
+    let mut new_status = status::compute(cr.status.as_ref(), generation, &outcome, &now.to_string());
+    if !matches!(outcome, Outcome::Applied(..)) {
+        // Nothing moved: the scale-down stands where it was last written (the cache may lag).
+        new_status.scale_down = previous_scale;
+    }
     publish_writes(ctx, cr, &writes, rendered.as_ref().ok()).await;
     if matches!(outcome, Outcome::Applied(..)) {
         for e in step.events.iter().chain(&scale.events) {
@@ -290,17 +294,21 @@ async fn scale_down_record(
     Ok(fresh.status.and_then(|s| s.scale_down))
 }
 
-/// Deletes the claims of a decommissioned bookie, each only while it is the claim observed (its UID).
+/// Deletes the claims of a decommissioned bookie, each only while it is the claim observed (its UID),
+/// and a decommission Job left from an earlier removal.
 async fn delete_claims(ctx: &Context, cr: &ECSCluster, scale: &scaledown::ScaleStep) -> Result<(), ApplyError> {
+    let namespace = cr.namespace().unwrap_or_default();
+    if let Some((job, uid)) = &scale.stale_job {
+        tracing::info!(%job, "deleting a decommission Job left from an earlier removal");
+        apply::delete_by_uid(&ctx.client, &ctx.metrics, ("batch/v1", "Job"), &namespace, job, uid).await?;
+    }
     if scale.delete_claims.is_empty() {
         return Ok(());
     }
-    let namespace = cr.namespace().unwrap_or_default();
     let mut deleted = Vec::new();
     for claim in &scale.delete_claims {
-        if apply::delete_by_uid(&ctx.client, &ctx.metrics, "PersistentVolumeClaim", &namespace, &claim.name, &claim.uid)
-            .await?
-        {
+        let kind = ("v1", "PersistentVolumeClaim");
+        if apply::delete_by_uid(&ctx.client, &ctx.metrics, kind, &namespace, &claim.name, &claim.uid).await? {
             deleted.push(claim.name.clone());
         }
     }
@@ -442,6 +450,7 @@ async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Actio
         publish(ctx, cr, EventType::Warning, "ZooKeeperCleanupSkipped", note).await;
     } else {
         clean_zookeeper(cr, ctx).await?;
+        delete_bookie_claims(ctx, cr).await?;
     }
     let deleted = apply::delete_volumes(&ctx.client, &ctx.metrics, &live).await?;
     if deleted > 0 {
@@ -451,6 +460,33 @@ async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Actio
     let rest: Vec<String> = cr.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
     set_finalizers(ctx, &api, cr, rest).await?;
     Ok(("deleted", Action::await_change()))
+}
+
+/// With its ZooKeeper tree gone, the bookies' data is unreadable (the ledgers' metadata and the
+/// cookies went with it), and a cluster created again under the same name would find the old
+/// claims, with data but no cookie, and crash-loop: they go too (each by its UID).
+async fn delete_bookie_claims(ctx: &Context, cr: &ECSCluster) -> Result<(), ApplyError> {
+    let id = cluster_id(cr);
+    let namespace = cr.namespace().unwrap_or_default();
+    let mut deleted = Vec::new();
+    let bookie = |c: &Value| c.pointer("/metadata/labels/component").and_then(Value::as_str) == Some("bookie");
+    for claim in ctx.stores.claims(&id).iter().filter(|c| bookie(c)) {
+        let s = |p: &str| claim.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+        let (name, uid) = (s("/metadata/name"), s("/metadata/uid"));
+        if apply::delete_by_uid(&ctx.client, &ctx.metrics, ("v1", "PersistentVolumeClaim"), &namespace, &name, &uid)
+            .await?
+        {
+            deleted.push(name);
+        }
+    }
+    if !deleted.is_empty() {
+        let note = format!(
+            "deleted the bookies' claims, whose ledgers' metadata went with the ZooKeeper tree: {}",
+            deleted.join(", ")
+        );
+        publish(ctx, cr, EventType::Normal, "VolumesDeleted", note).await;
+    }
+    Ok(())
 }
 
 /// How long one ZooKeeper connection attempt or request may take.
@@ -467,6 +503,23 @@ async fn clean_zookeeper(cr: &ECSCluster, ctx: &Context) -> Result<(), Reconcile
         Err::<(), _>(ReconcileError::Cleanup(message))
     };
     let id = cluster_id(cr);
+    // A cluster of the same name on the same ZooKeeper (in another namespace) uses the same tree.
+    let twins: Vec<String> = ctx
+        .clusters
+        .state()
+        .iter()
+        .filter(|c| c.name_any() == id.name && c.namespace() != cr.namespace())
+        .filter(|c| c.spec.zookeeper_uri == cr.spec.zookeeper_uri && c.meta().deletion_timestamp.is_none())
+        .map(|c| format!("{}/{}", c.namespace().unwrap_or_default(), c.name_any()))
+        .collect();
+    if !twins.is_empty() {
+        let message = format!(
+            "not removing {}: cluster {} of the same name uses it on the same ZooKeeper",
+            ecs_plugin_sdk::zookeeper_cluster_tree(&id.name),
+            twins.join(", ")
+        );
+        return fail("ZooKeeperTreeShared", message).await;
+    }
     let observed = ctx.stores.observed(&id);
     let versions = ecs_plugin_sdk::Versions::targets(&cr.spec);
     let (rendered, _) = render(ctx, cr, observed, Directives::of(&versions)).await?;

@@ -37,6 +37,9 @@ pub struct ScaleStep {
     pub status: Option<ScaleDownStatus>,
     /// Claims of a decommissioned bookie, to delete now (each by its UID).
     pub delete_claims: Vec<ClaimRef>,
+    /// A decommission Job left from an earlier removal of the same ordinal, to delete (by its UID)
+    /// so that this removal's own Job can run.
+    pub stale_job: Option<(String, String)>,
     pub events: Vec<RolloutEvent>,
     pub recheck_after: Option<Duration>,
 }
@@ -65,13 +68,13 @@ pub fn advance(previous: Option<&ScaleDownStatus>, bookies: &Bookies, ctx: &Cont
                 .unwrap_or(current - 1);
             let record = ScaleDownStatus {
                 phase: ScaleDownPhase::Waiting,
-                from_replicas: current.max(highest + 1) as i32,
+                from_replicas: current.max(highest.saturating_add(1)) as i32,
                 to_replicas: desired as i32,
                 bookie: bookies.pod_name(highest),
                 ordinal: highest as i32,
                 job: None,
                 started_at: ctx.now.to_string(),
-                message: None,
+                message: Some(format!("bookie {} goes first", bookies.pod_name(highest))),
             };
             step.events.push(RolloutEvent::normal(
                 "ScaleDownStarted",
@@ -80,7 +83,12 @@ pub fn advance(previous: Option<&ScaleDownStatus>, bookies: &Bookies, ctx: &Cont
                      decommissioned (its ledgers re-replicated, its cookie removed), then its volumes deleted"
                 ),
             ));
-            record
+            // Nothing stops before this record is in the status: a restart then always knows which
+            // bookie it was removing.
+            step.directive = Some(ScaleDown { replicas: current, retire: None });
+            step.status = Some(record);
+            step.recheck_after = Some(Duration::from_secs(1));
+            return step;
         }
         None => return step,
     };
@@ -90,6 +98,13 @@ pub fn advance(previous: Option<&ScaleDownStatus>, bookies: &Bookies, ctx: &Cont
     let job = bookies.jobs.get(&ordinal);
     let claims = bookies.claims.get(&ordinal).cloned().unwrap_or_default();
     let pod_gone = !bookies.pods.contains_key(&ordinal);
+    // Only a Job of this scale-down counts: one left from an earlier removal of the same ordinal
+    // (its deletion not yet seen) says nothing about the bookie now.
+    let current_job = job.filter(|j| j.created.as_str() >= record.started_at.as_str());
+    if let (Some(j), None) = (job, current_job) {
+        step.stale_job = Some((j.name.clone(), j.uid.clone()));
+    }
+    let job = current_job;
     let decommissioned = matches!(job.map(|j| &j.state), Some(JobState::Succeeded))
         // The Job was pruned after it succeeded and the claims deleted (a restart in between).
         || (record.phase == ScaleDownPhase::Decommissioning && job.is_none() && claims.is_empty() && pod_gone);
@@ -132,7 +147,20 @@ pub fn advance(previous: Option<&ScaleDownStatus>, bookies: &Bookies, ctx: &Cont
         return waiting_or_stopping(step, record, bookies, ctx);
     }
 
-    // The bookie is wanted again: it stays, with its volumes (its cookie is still there).
+    // The bookie is wanted again: it stays, with its volumes (its cookie is still there). Not while
+    // its decommission runs: the cookie may be going; the Job's outcome decides.
+    let running = matches!(job.map(|j| &j.state), Some(JobState::Running));
+    if desired > ordinal && running {
+        record.message = Some(format!(
+            "spec.bookkeeper.replicas is {desired}: bookie {} comes back once its running decommission Job \
+             finishes (a bookie that lost its cookie cannot come back with its data)",
+            record.bookie
+        ));
+        step.directive = Some(ScaleDown { replicas: ordinal, retire: Some(ordinal) });
+        step.recheck_after = Some(RECHECK);
+        step.status = Some(record);
+        return step;
+    }
     if desired > ordinal {
         step.events.push(RolloutEvent::normal(
             "ScaleDownCanceled",
@@ -211,7 +239,13 @@ fn waiting_or_stopping(
     let quorum = ctx.spec.placement().ok();
     let unready: Vec<String> =
         (0..=ordinal).filter(|i| bookies.pods.get(i) != Some(&true)).map(|i| bookies.pod_name(i)).collect();
-    let wait = if ctx.upgrading {
+    let wait = if !ctx.spec.bookkeeper.auto_recovery {
+        Some(
+            "spec.bookkeeper.autoRecovery is off: nothing would re-replicate the bookie's ledgers, so its \
+             decommission could not finish; turn it on to scale down"
+                .to_string(),
+        )
+    } else if ctx.upgrading {
         Some("waiting for the upgrade or rollback in progress to finish".to_string())
     } else if let Some(q) = quorum.filter(|q| !q.fits(ordinal)) {
         Some(format!(
@@ -227,7 +261,7 @@ fn waiting_or_stopping(
     let Some(message) = wait else { return stopping(step, record) };
     record.phase = ScaleDownPhase::Waiting;
     record.message = Some(message);
-    step.directive = Some(ScaleDown { replicas: ordinal + 1, retire: None });
+    step.directive = Some(ScaleDown { replicas: ordinal.saturating_add(1), retire: None });
     step.recheck_after = Some(RECHECK);
     step.status = Some(record);
     step

@@ -29,7 +29,19 @@ fn bookies(replicas: u32, pods: &[u32]) -> Bookies {
 }
 
 fn job(b: &mut Bookies, ordinal: u32, state: JobState) {
-    b.jobs.insert(ordinal, JobView { name: format!("ecs-bookie-decommission-{ordinal}"), state });
+    let name = format!("ecs-bookie-decommission-{ordinal}");
+    b.jobs.insert(
+        ordinal,
+        JobView { name, state, uid: format!("job-{ordinal}"), created: "2026-12-01T10:00:05Z".into() },
+    );
+}
+
+/// The record a scale-down from 5 to 3 starts with, taken one step further (the first step only
+/// writes the record).
+fn started(b: &Bookies) -> Option<ScaleDownStatus> {
+    let first = run(None, b, 3);
+    assert_eq!(phase(&first), ScaleDownPhase::Waiting);
+    run(first.status.as_ref(), b, 3).status
 }
 
 fn run(previous: Option<&ScaleDownStatus>, b: &Bookies, replicas: i32) -> ScaleStep {
@@ -57,9 +69,14 @@ fn nothing_to_do_at_the_spec_count_or_above() {
 }
 
 #[test]
-fn starts_with_the_highest_ordinal() {
-    let step = run(None, &bookies(5, &[0, 1, 2, 3, 4]), 3);
-    assert_eq!(reasons(&step), ["ScaleDownStarted"]);
+fn starts_with_the_highest_ordinal_once_its_record_is_written() {
+    let all = bookies(5, &[0, 1, 2, 3, 4]);
+    let first = run(None, &all, 3);
+    assert_eq!(reasons(&first), ["ScaleDownStarted"]);
+    assert_eq!(phase(&first), ScaleDownPhase::Waiting);
+    assert_eq!(first.directive, Some(ScaleDown { replicas: 5, retire: None }), "nothing stops yet");
+    let step = run(first.status.as_ref(), &all, 3);
+    assert!(step.events.is_empty());
     assert_eq!(phase(&step), ScaleDownPhase::Stopping);
     let status = step.status.unwrap();
     assert_eq!(
@@ -72,7 +89,8 @@ fn starts_with_the_highest_ordinal() {
 
 #[test]
 fn waits_for_an_upgrade_and_for_ready_bookies_keeping_every_bookie() {
-    let step = run_upgrading(None, &bookies(5, &[0, 1, 2, 3, 4]), 3, true);
+    let first = run(None, &bookies(5, &[0, 1, 2, 3, 4]), 3);
+    let step = run_upgrading(first.status.as_ref(), &bookies(5, &[0, 1, 2, 3, 4]), 3, true);
     assert_eq!(phase(&step), ScaleDownPhase::Waiting);
     assert!(step.status.as_ref().unwrap().message.as_ref().unwrap().contains("upgrade"));
     assert_eq!(step.directive, Some(ScaleDown { replicas: 5, retire: None }));
@@ -90,7 +108,9 @@ fn the_ledger_placement_must_fit_one_bookie_fewer() {
     // Admission refuses this spec; a status from before the rule still must not go below it.
     let mut spec = spec(3);
     spec.bookkeeper.options.insert("bookkeeper.ensemble.size".into(), "5".into());
-    let step = advance(None, &bookies(5, &[0, 1, 2, 3, 4]), &Context { spec: &spec, upgrading: false, now: NOW });
+    let all = bookies(5, &[0, 1, 2, 3, 4]);
+    let first = advance(None, &all, &Context { spec: &spec, upgrading: false, now: NOW });
+    let step = advance(first.status.as_ref(), &all, &Context { spec: &spec, upgrading: false, now: NOW });
     let message = step.status.unwrap().message.unwrap();
     assert!(message.contains("ensemble 5") && message.contains("spec.bookkeeper.replicas"), "{message}");
     assert_eq!(step.directive, Some(ScaleDown { replicas: 5, retire: None }));
@@ -98,7 +118,7 @@ fn the_ledger_placement_must_fit_one_bookie_fewer() {
 
 #[test]
 fn a_stopped_bookie_gets_its_decommission_job() {
-    let stopping = run(None, &bookies(5, &[0, 1, 2, 3, 4]), 3).status;
+    let stopping = started(&bookies(5, &[0, 1, 2, 3, 4]));
     let step = run(stopping.as_ref(), &bookies(4, &[0, 1, 2, 3]), 3);
     assert_eq!(reasons(&step), ["DecommissionStarted"]);
     assert_eq!(phase(&step), ScaleDownPhase::Decommissioning);
@@ -114,7 +134,7 @@ fn a_stopped_bookie_gets_its_decommission_job() {
 
 #[test]
 fn a_failed_job_stops_everything_and_keeps_the_claims() {
-    let stopping = run(None, &bookies(5, &[0, 1, 2, 3, 4]), 3).status;
+    let stopping = started(&bookies(5, &[0, 1, 2, 3, 4]));
     let mut b = bookies(4, &[0, 1, 2, 3]);
     job(&mut b, 4, JobState::Failed { reason: "DeadlineExceeded".into(), message: "too slow".into() });
     let step = run(stopping.as_ref(), &b, 3);
@@ -137,7 +157,7 @@ fn a_failed_job_stops_everything_and_keeps_the_claims() {
 
 #[test]
 fn scaling_back_up_brings_the_same_bookie_back() {
-    let stopping = run(None, &bookies(5, &[0, 1, 2, 3, 4]), 3).status;
+    let stopping = started(&bookies(5, &[0, 1, 2, 3, 4]));
     let mut b = bookies(4, &[0, 1, 2, 3]);
     job(&mut b, 4, JobState::Failed { reason: "BackoffLimitExceeded".into(), message: String::new() });
     let failed = run(stopping.as_ref(), &b, 3).status;
@@ -148,7 +168,7 @@ fn scaling_back_up_brings_the_same_bookie_back() {
 
 #[test]
 fn success_deletes_the_claims_by_uid_then_takes_the_next_bookie() {
-    let stopping = run(None, &bookies(5, &[0, 1, 2, 3, 4]), 3).status;
+    let stopping = started(&bookies(5, &[0, 1, 2, 3, 4]));
     let decommissioning = run(stopping.as_ref(), &bookies(4, &[0, 1, 2, 3]), 3).status;
     let mut b = bookies(4, &[0, 1, 2, 3]);
     job(&mut b, 4, JobState::Succeeded);
@@ -272,4 +292,55 @@ fn a_stale_status_never_takes_a_step_back() {
     let step = run(Some(&waiting), &bookies(3, &[0, 1, 2]), 3);
     assert_eq!(step.directive, Some(ScaleDown { replicas: 3, retire: None }));
     assert_eq!(phase(&step), ScaleDownPhase::Stopping);
+}
+
+#[test]
+fn raising_the_replicas_waits_for_a_running_decommission() {
+    let stopping = started(&bookies(5, &[0, 1, 2, 3, 4]));
+    let mut b = bookies(4, &[0, 1, 2, 3]);
+    job(&mut b, 4, JobState::Running);
+    let decommissioning = run(stopping.as_ref(), &b, 3).status;
+    let step = run(decommissioning.as_ref(), &b, 5);
+    assert!(step.events.is_empty(), "not canceled while the Job runs");
+    assert_eq!(step.directive, Some(ScaleDown { replicas: 4, retire: Some(4) }));
+    assert!(step.status.as_ref().unwrap().message.as_ref().unwrap().contains("comes back once"));
+    // The Job succeeded after all: the cookie is gone, so the claims go, and the scale-down ends.
+    job(&mut b, 4, JobState::Succeeded);
+    let step = run(step.status.as_ref(), &b, 5);
+    assert_eq!(step.delete_claims.len(), 2);
+}
+
+#[test]
+fn a_job_from_an_earlier_removal_does_not_count() {
+    let stopping = started(&bookies(5, &[0, 1, 2, 3, 4]));
+    let mut b = bookies(4, &[0, 1, 2, 3]);
+    b.jobs.insert(
+        4,
+        JobView {
+            name: "ecs-bookie-decommission-4".into(),
+            state: JobState::Succeeded,
+            uid: "old".into(),
+            created: "2026-11-30T10:00:00Z".into(),
+        },
+    );
+    let step = run(stopping.as_ref(), &b, 3);
+    assert!(step.delete_claims.is_empty(), "an old success must not delete this bookie's claims");
+    assert_eq!(step.stale_job, Some(("ecs-bookie-decommission-4".into(), "old".into())));
+    assert_eq!(phase(&step), ScaleDownPhase::Decommissioning);
+}
+
+#[test]
+fn without_auto_recovery_nothing_is_removed() {
+    let spec = testing::cluster().edit(|s| {
+        s["bookkeeper"]["replicas"] = json!(3);
+        s["bookkeeper"]["autoRecovery"] = json!(false);
+    });
+    let spec = spec.build().spec;
+    let all = bookies(5, &[0, 1, 2, 3, 4]);
+    let ctx = Context { spec: &spec, upgrading: false, now: NOW };
+    let first = advance(None, &all, &ctx);
+    let step = advance(first.status.as_ref(), &all, &ctx);
+    assert_eq!(phase(&step), ScaleDownPhase::Waiting);
+    assert!(step.status.unwrap().message.unwrap().contains("autoRecovery is off"));
+    assert_eq!(step.directive, Some(ScaleDown { replicas: 5, retire: None }));
 }

@@ -20,6 +20,9 @@ pub enum JobState {
 pub struct JobView {
     pub name: String,
     pub state: JobState,
+    pub uid: String,
+    /// Its `creationTimestamp` (RFC 3339, UTC: ordered as text).
+    pub created: String,
 }
 
 /// A claim of a bookie, as observed: deleted only by this UID.
@@ -56,7 +59,8 @@ fn ordinal_after(name: &str, prefix: &str) -> Option<u32> {
     if rest.is_empty() || (rest.len() > 1 && rest.starts_with('0')) || !rest.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    rest.parse().ok()
+    // Ordinals are bounded by the replicas the schema allows; a larger one is not a member's.
+    rest.parse().ok().filter(|o| *o < 100_000)
 }
 
 fn job_state(job: &Value) -> JobState {
@@ -106,10 +110,14 @@ impl Bookies {
             }
         }
         let job_prefix = format!("{name}-decommission-");
-        for job in observed.iter().filter(|o| kind(o, "Job") && is_bookie(o)) {
+        // A Job being deleted is gone already as far as the scale-down is concerned.
+        let jobs = observed.iter().filter(|o| kind(o, "Job") && is_bookie(o));
+        for job in jobs.filter(|j| j.pointer("/metadata/deletionTimestamp").is_none()) {
             let job_name = str_at(job, "/metadata/name").unwrap_or_default();
             if let Some(ordinal) = ordinal_after(job_name, &job_prefix) {
-                view.jobs.insert(ordinal, JobView { name: job_name.to_string(), state: job_state(job) });
+                let created = str_at(job, "/metadata/creationTimestamp").unwrap_or_default().to_string();
+                let uid = str_at(job, "/metadata/uid").unwrap_or_default().to_string();
+                view.jobs.insert(ordinal, JobView { name: job_name.to_string(), state: job_state(job), uid, created });
             }
         }
         let templates: Vec<&str> = sts

@@ -68,7 +68,9 @@ impl Address {
                 }
             })
             .collect();
-        if servers.is_empty() || chroot.contains("//") || servers.iter().any(|h| h.starts_with(':')) {
+        let bad_chroot =
+            chroot.split('/').skip(1).any(|segment| segment.is_empty() || segment == "." || segment == "..");
+        if servers.is_empty() || bad_chroot || servers.iter().any(|h| h.starts_with(':')) {
             return Err(bad());
         }
         Ok(Address { servers, chroot: chroot.to_string() })
@@ -293,7 +295,7 @@ mod tests {
         assert_eq!(a.full("/"), "/apps");
         let plain = Address::parse("127.0.0.1:2999").unwrap();
         assert_eq!(plain.full("/ecs"), "/ecs");
-        for bad in ["", ",", "/chroot", ":2181", "h//x"] {
+        for bad in ["", ",", "/chroot", ":2181", "h//x", "h/a/../b", "h/./x"] {
             assert!(Address::parse(bad).is_err(), "{bad:?}");
         }
     }

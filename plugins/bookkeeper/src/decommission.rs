@@ -16,7 +16,9 @@ pub fn job_name(cluster: &str, ordinal: u32) -> String {
 
 /// The bookie's id as it registered: with `useHostNameAsBookieID` it is the pod's FQDN and port.
 /// The cluster's DNS domain is read from the Job pod's own search path (its first entry is
-/// `<namespace>.svc.<domain>`), so no domain is assumed.
+/// `<namespace>.svc.<domain>`), so no domain is assumed. An id with no cookie is refused: a
+/// decommission of a bookie that never registered would "succeed" at once, and the host would then
+/// delete the real bookie's volumes.
 fn script(cluster: &Cluster, ordinal: u32) -> String {
     let n = &cluster.name;
     let host = format!("{}-{ordinal}.{}", stateful_set_name(n), headless_service_name(n));
@@ -25,6 +27,10 @@ fn script(cluster: &Cluster, ordinal: u32) -> String {
          domain=$(sed -n 's/^search \\([^ ]*\\).*/\\1/p' /etc/resolv.conf)\n\
          bookie=\"{host}.${{domain}}:{BOOKIE_PORT}\"\n\
          echo \"decommissioning bookie $bookie\"\n\
+         if ! /opt/bookkeeper/bin/bookkeeper shell cookie_get \"$bookie\"; then\n\
+         \x20 echo \"bookie $bookie has no cookie: not a registered bookie id, nothing to decommission\" >&2\n\
+         \x20 exit 1\n\
+         fi\n\
          exec /opt/bookkeeper/bin/bookkeeper shell decommissionbookie -bookieid \"$bookie\"\n"
     )
 }

@@ -338,6 +338,9 @@ fn retiring_a_bookie_plans_its_decommission_job() {
     assert_eq!(c.image.as_deref(), Some("ecs/bookkeeper:0.5.0"));
     let script = c.args.as_ref().unwrap().join(" ");
     assert!(script.contains("decommissionbookie -bookieid"), "{script}");
+    // A wrong id fails the Job instead of passing vacuously.
+    assert!(script.contains("cookie_get \"$bookie\"") && script.contains("exit 1"), "{script}");
+    assert!(script.find("cookie_get") < script.find("decommissionbookie"), "{script}");
     assert!(script.contains("ecs-bookie-4.ecs-bookie-headless.${domain}:3181"), "{script}");
     assert_eq!(c.env_from.as_ref().unwrap()[0].config_map_ref.as_ref().unwrap().name, "ecs-bookie");
     // No labels of its own on the pod: the host gives Job pods a label apart from the bookies'.
