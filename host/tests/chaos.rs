@@ -17,7 +17,6 @@ use common::live::*;
 use common::{kubectl, wait_for};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{Read, Seek};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -139,31 +138,6 @@ fn claims(ns: &Namespace) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Pods the operator deleted (successfully) since the audit log's `mark`, in order.
-fn pods_deleted(ns: &Namespace, mark: u64) -> Vec<String> {
-    let mut file = std::fs::File::open(audit_log()).unwrap();
-    file.seek(std::io::SeekFrom::Start(mark)).unwrap();
-    let mut text = String::new();
-    file.read_to_string(&mut text).unwrap();
-    let user = ns.user();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| {
-            let who = e.pointer("/impersonatedUser/username").or_else(|| e.pointer("/user/username"));
-            who.and_then(Value::as_str) == Some(user.as_str())
-                && e["verb"] == "delete"
-                && e["objectRef"]["resource"] == "pods"
-                && e["stage"] == "ResponseComplete"
-                && e["responseStatus"]["code"].as_i64().is_some_and(|c| c < 300)
-        })
-        .filter_map(|e| e["objectRef"]["name"].as_str().map(str::to_string))
-        .collect()
-}
-
-fn audit_mark() -> u64 {
-    std::fs::metadata(audit_log()).map(|m| m.len()).unwrap_or(0)
-}
-
 fn twice(deleted: &[String]) -> Vec<String> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for pod in deleted {
@@ -211,7 +185,7 @@ fn the_operator_survives_being_killed_anywhere() {
     let mark = audit_mark();
     ns.patch("ecscluster", "ecs", r#"{"spec":{"bookkeeper":{"options":{"journalMaxGroupWaitMSec":"2"}}}}"#);
     chaos.storm("the options roll to settle", per_phase, 1500, || settled(&ns).map(drop));
-    phase_deletes.push(("options edit", pods_deleted(&ns, mark)));
+    phase_deletes.push(("options edit", pod_deletes(&ns, mark)));
 
     // 3. Scale-down 4 -> 3: bookie 3 stops, is decommissioned, then its claims go.
     ns.patch("ecscluster", "ecs", r#"{"spec":{"bookkeeper":{"replicas":3}}}"#);
@@ -249,7 +223,7 @@ fn the_operator_survives_being_killed_anywhere() {
         let cr = settled(&ns)?;
         (cr["status"]["currentVersion"] == "0.5.0").then_some(())
     });
-    phase_deletes.push(("upgrade", pods_deleted(&ns, mark)));
+    phase_deletes.push(("upgrade", pod_deletes(&ns, mark)));
 
     // 5. Rollback to 0.4.0 (status.previousVersion).
     let mark = audit_mark();
@@ -258,7 +232,7 @@ fn the_operator_survives_being_killed_anywhere() {
         let cr = settled(&ns)?;
         (cr["status"]["currentVersion"] == "0.4.0").then_some(())
     });
-    phase_deletes.push(("rollback", pods_deleted(&ns, mark)));
+    phase_deletes.push(("rollback", pod_deletes(&ns, mark)));
 
     // --- What must hold.
     let last = cr(&ns);

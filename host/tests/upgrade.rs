@@ -413,35 +413,6 @@ fn record(ns: &Namespace, dir: &std::path::Path) -> Value {
     rollout.unwrap_or_else(|| panic!("no rollout decision in the golden:\n{golden}"))
 }
 
-/// Where the audit log ends now: reading from here on is quick (the whole log grows to tens of MB
-/// over a test run, and a slow poll would let the operator run several steps ahead).
-fn audit_mark() -> u64 {
-    std::fs::metadata(audit_log()).map(|m| m.len()).unwrap_or(0)
-}
-
-/// The pods the operator deleted (successfully) since the audit log's `mark`, in order.
-fn pod_deletes(ns: &Namespace, mark: u64) -> Vec<String> {
-    use std::io::{Read, Seek};
-    let mut file = std::fs::File::open(audit_log()).expect("the audit log exists");
-    file.seek(std::io::SeekFrom::Start(mark)).unwrap();
-    let mut text = String::new();
-    file.read_to_string(&mut text).unwrap();
-    let user = ns.user();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| {
-            let who = e.pointer("/impersonatedUser/username").or_else(|| e.pointer("/user/username"));
-            who.and_then(Value::as_str) == Some(user.as_str())
-                && e["verb"] == "delete"
-                && e["objectRef"]["resource"] == "pods"
-                && e["stage"] == "ResponseComplete"
-                // A delete refused by its UID precondition (a pod already replaced) restarts nothing.
-                && e["responseStatus"]["code"].as_i64().is_some_and(|c| c < 300)
-        })
-        .filter_map(|e| e["objectRef"]["name"].as_str().map(str::to_string))
-        .collect()
-}
-
 /// The pods named by the `PodRestarted` Events the operator `identity` published, oldest first.
 fn restarts_by(ns: &Namespace, identity: &str) -> Vec<String> {
     let out = common::kubectl(&["-n", &ns.name, "get", "events.events.k8s.io", "-o", "json"]);

@@ -34,3 +34,19 @@ wait_default_service_account() {
     sleep 0.2
   done
 }
+
+# Runs the commands registered with `on_exit` when the script exits, the last registered first.
+EXIT_ACTIONS=()
+run_exit_actions() { local a; for a in "${EXIT_ACTIONS[@]}"; do eval "$a" || true; done; }
+on_exit() { EXIT_ACTIONS=("$1" "${EXIT_ACTIONS[@]}"); trap run_exit_actions EXIT; }
+
+# The local control plane for a test run: a running one as it is (e.g. `make demo`'s), else one
+# started now (`up` recreates one of other kwok stages) and stopped at exit. Exports what the Rust
+# live tests read.
+use_local_cluster() {
+  if ! "$CLUSTER" status; then
+    "$CLUSTER" up
+    on_exit '"$CLUSTER" down'
+  fi
+  export ECS_TEST_KUBECONFIG="$("$CLUSTER" kubeconfig)" ECS_TEST_KUBECTL="$BIN_DIR/kubectl"
+}

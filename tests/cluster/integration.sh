@@ -6,23 +6,14 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
-if ! "$CLUSTER" status; then
-  "$CLUSTER" up
-  trap '"$CLUSTER" down' EXIT
-fi
-export ECS_TEST_KUBECONFIG="$("$CLUSTER" kubeconfig)" ECS_TEST_KUBECTL="$BIN_DIR/kubectl"
+use_local_cluster
 # First the control plane itself: kwok's default behaviour and our failing-pod stages.
 "$ROOT/tests/cluster/kwok-stages-test.sh"
 # The ZooKeeper harness the cluster-deletion tests build on (installed from Maven Central, cached).
 "$ROOT/tests/cluster/zookeeper-test.sh"
 # One ZooKeeper for the whole run: every test cluster names it, so deleting one removes a real tree.
 ZK_DIR="$(mktemp -d)"
-stop_zookeeper() { "$ROOT/tests/cluster/zookeeper.sh" stop "$ZK_DIR" || true; rm -rf "$ZK_DIR"; }
-if [[ -n "$(trap -p EXIT)" ]]; then
-  trap '"$CLUSTER" down; stop_zookeeper' EXIT
-else
-  trap stop_zookeeper EXIT
-fi
+on_exit '"$ROOT/tests/cluster/zookeeper.sh" stop "$ZK_DIR"; rm -rf "$ZK_DIR"'
 ECS_TEST_ZOOKEEPER="$("$ROOT/tests/cluster/zookeeper.sh" start 0 "$ZK_DIR" | tail -1)"
 export ECS_TEST_ZOOKEEPER
 cd "$ROOT"

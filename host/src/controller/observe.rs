@@ -189,8 +189,7 @@ impl Stores {
             .pods
             .state()
             .iter()
-            .filter(|p| p.meta().namespace.as_deref() == Some(cluster.namespace.as_str()))
-            .filter(|p| labelled_for(p.as_ref(), &cluster.name))
+            .filter(|p| of_cluster(p.as_ref(), cluster))
             .map(|p| to_json(p.as_ref()))
             .filter(|p| ownership::pod_belongs_to(p, &out))
             .collect();
@@ -202,14 +201,8 @@ impl Stores {
     /// Names of every pod labelled for the cluster, whoever owns it (on deletion its workloads go
     /// first, and their pods outlive them for a while).
     pub fn labelled_pods(&self, cluster: &ClusterId) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .pods
-            .state()
-            .iter()
-            .filter(|p| p.meta().namespace.as_deref() == Some(cluster.namespace.as_str()))
-            .filter(|p| labelled_for(p.as_ref(), &cluster.name))
-            .map(|p| p.name_any())
-            .collect();
+        let mut names: Vec<String> =
+            self.pods.state().iter().filter(|p| of_cluster(p.as_ref(), cluster)).map(|p| p.name_any()).collect();
         names.sort();
         names
     }
@@ -221,8 +214,7 @@ impl Stores {
             .claims
             .state()
             .iter()
-            .filter(|c| c.meta().namespace.as_deref() == Some(cluster.namespace.as_str()))
-            .filter(|c| labelled_for(c.as_ref(), &cluster.name) && !c.labels().contains_key(LABEL_MANAGED_BY))
+            .filter(|c| of_cluster(c.as_ref(), cluster) && !c.labels().contains_key(LABEL_MANAGED_BY))
             .map(|c| to_json(c.as_ref()))
             .collect();
         claims.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
@@ -236,6 +228,11 @@ fn typed_json(kind: &ManagedKind, object: &DynamicObject) -> Value {
     value["apiVersion"] = Value::from(kind.api_version);
     value["kind"] = Value::from(kind.kind);
     value
+}
+
+/// In the cluster's namespace and labelled for it.
+fn of_cluster<K: Resource>(object: &K, cluster: &ClusterId) -> bool {
+    object.meta().namespace.as_deref() == Some(cluster.namespace.as_str()) && labelled_for(object, &cluster.name)
 }
 
 fn labelled_for<K: Resource>(object: &K, cluster: &str) -> bool {

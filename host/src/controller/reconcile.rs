@@ -285,8 +285,7 @@ async fn scale_down_record(
     if cached.is_none() && !bookies.may_be_shrinking(cr.spec.bookkeeper.replicas) {
         return Ok(None);
     }
-    let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
-    let fresh = api.get_status(&cr.name_any()).await.map_err(|source| ApplyError {
+    let fresh = cluster_api(ctx, cr).get_status(&cr.name_any()).await.map_err(|source| ApplyError {
         verb: "read",
         object: format!("ECSCluster/{}", cr.name_any()),
         source,
@@ -302,16 +301,7 @@ async fn delete_claims(ctx: &Context, cr: &ECSCluster, scale: &scaledown::ScaleS
         tracing::info!(%job, "deleting a decommission Job left from an earlier removal");
         apply::delete_by_uid(&ctx.client, &ctx.metrics, ("batch/v1", "Job"), &namespace, job, uid).await?;
     }
-    if scale.delete_claims.is_empty() {
-        return Ok(());
-    }
-    let mut deleted = Vec::new();
-    for claim in &scale.delete_claims {
-        let kind = ("v1", "PersistentVolumeClaim");
-        if apply::delete_by_uid(&ctx.client, &ctx.metrics, kind, &namespace, &claim.name, &claim.uid).await? {
-            deleted.push(claim.name.clone());
-        }
-    }
+    let deleted = delete_claims_by_uid(ctx, &namespace, &scale.delete_claims).await?;
     if !deleted.is_empty() {
         let bookie = scale.status.as_ref().map(|s| s.bookie.clone()).unwrap_or_default();
         tracing::info!(%bookie, claims = ?deleted, "deleted the claims of a decommissioned bookie");
@@ -319,6 +309,22 @@ async fn delete_claims(ctx: &Context, cr: &ECSCluster, scale: &scaledown::ScaleS
         publish(ctx, cr, EventType::Normal, "VolumesDeleted", note).await;
     }
     Ok(())
+}
+
+/// Deletes each claim while it is the one observed (its UID); the names of those it deleted.
+async fn delete_claims_by_uid(
+    ctx: &Context,
+    namespace: &str,
+    claims: &[scaledown::ClaimRef],
+) -> Result<Vec<String>, ApplyError> {
+    let mut deleted = Vec::new();
+    for claim in claims {
+        let kind = ("v1", "PersistentVolumeClaim");
+        if apply::delete_by_uid(&ctx.client, &ctx.metrics, kind, namespace, &claim.name, &claim.uid).await? {
+            deleted.push(claim.name.clone());
+        }
+    }
+    Ok(deleted)
 }
 
 /// Events for what was written, and the plugins' own events, which describe that change.
@@ -387,26 +393,22 @@ async fn publish_related(
     }
 }
 
-async fn add_finalizer(ctx: &Context, cr: &ECSCluster) -> Result<(), ApplyError> {
-    let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
-    let mut finalizers = cr.finalizers().to_vec();
-    finalizers.push(FINALIZER.to_string());
-    set_finalizers(ctx, &api, cr, finalizers).await
+fn cluster_api(ctx: &Context, cr: &ECSCluster) -> Api<ECSCluster> {
+    Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default())
 }
 
-async fn set_finalizers(
-    ctx: &Context,
-    api: &Api<ECSCluster>,
-    cr: &ECSCluster,
-    finalizers: Vec<String>,
-) -> Result<(), ApplyError> {
+async fn add_finalizer(ctx: &Context, cr: &ECSCluster) -> Result<(), ApplyError> {
+    let mut finalizers = cr.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_string());
+    set_finalizers(ctx, cr, finalizers).await
+}
+
+async fn set_finalizers(ctx: &Context, cr: &ECSCluster, finalizers: Vec<String>) -> Result<(), ApplyError> {
     // The resourceVersion makes this a compare-and-swap: a concurrent edit of the list is retried.
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": cr.resource_version()}});
-    api.patch(&cr.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|source| ApplyError {
-        verb: "update finalizers of",
-        object: format!("ECSCluster/{}", cr.name_any()),
-        source,
-    })?;
+    cluster_api(ctx, cr).patch(&cr.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(
+        |source| ApplyError { verb: "update finalizers of", object: format!("ECSCluster/{}", cr.name_any()), source },
+    )?;
     ctx.metrics.wrote("ECSCluster", "finalizer");
     Ok(())
 }
@@ -456,9 +458,8 @@ async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Actio
     if deleted > 0 {
         tracing::info!(deleted, "deleted the cluster's PersistentVolumes");
     }
-    let api: Api<ECSCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
     let rest: Vec<String> = cr.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
-    set_finalizers(ctx, &api, cr, rest).await?;
+    set_finalizers(ctx, cr, rest).await?;
     Ok(("deleted", Action::await_change()))
 }
 
@@ -467,18 +468,9 @@ async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Actio
 /// claims, with data but no cookie, and crash-loop: they go too (each by its UID).
 async fn delete_bookie_claims(ctx: &Context, cr: &ECSCluster) -> Result<(), ApplyError> {
     let id = cluster_id(cr);
-    let namespace = cr.namespace().unwrap_or_default();
-    let mut deleted = Vec::new();
-    let bookie = |c: &Value| c.pointer("/metadata/labels/component").and_then(Value::as_str) == Some("bookie");
-    for claim in ctx.stores.claims(&id).iter().filter(|c| bookie(c)) {
-        let s = |p: &str| claim.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
-        let (name, uid) = (s("/metadata/name"), s("/metadata/uid"));
-        if apply::delete_by_uid(&ctx.client, &ctx.metrics, ("v1", "PersistentVolumeClaim"), &namespace, &name, &uid)
-            .await?
-        {
-            deleted.push(name);
-        }
-    }
+    let claims: Vec<scaledown::ClaimRef> =
+        ctx.stores.claims(&id).iter().filter_map(scaledown::view::bookie_claim).collect();
+    let deleted = delete_claims_by_uid(ctx, &id.namespace, &claims).await?;
     if !deleted.is_empty() {
         let note = format!(
             "deleted the bookies' claims, whose ledgers' metadata went with the ZooKeeper tree: {}",

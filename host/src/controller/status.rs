@@ -134,11 +134,10 @@ pub fn compute(
                 Outcome::OwnershipConflict(_) => "OwnershipConflict",
                 _ => "ApplyFailed",
             };
-            keep(&mut conditions, &old_conditions, &[SPEC_VALID]);
             keep(
                 &mut conditions,
                 &old_conditions,
-                &[READY, PROGRESSING, UPGRADING, UPGRADE_FAILED, SCALING_DOWN, SCALE_DOWN_FAILED],
+                &[SPEC_VALID, READY, PROGRESSING, UPGRADING, UPGRADE_FAILED, SCALING_DOWN, SCALE_DOWN_FAILED],
             );
             conditions.push(condition(DEGRADED, true, reason, message.clone(), generation));
         }

@@ -177,8 +177,7 @@ pub fn advance(previous: Option<&ScaleDownStatus>, bookies: &Bookies, ctx: &Cont
         ScaleDownPhase::Waiting => waiting_or_stopping(step, record, bookies, ctx),
         _ if !pod_gone => stopping(step, record),
         _ => {
-            let job_name =
-                job.map(|j| j.name.clone()).unwrap_or_else(|| format!("{}-decommission-{ordinal}", sts(bookies)));
+            let job_name = job.map(|j| j.name.clone()).unwrap_or_else(|| bookies.job_name(ordinal));
             step.directive = Some(ScaleDown { replicas: ordinal, retire: Some(ordinal) });
             match job.map(|j| &j.state) {
                 Some(JobState::Failed { reason, message }) => {
@@ -216,10 +215,6 @@ pub fn advance(previous: Option<&ScaleDownStatus>, bookies: &Bookies, ctx: &Cont
             step
         }
     }
-}
-
-fn sts(bookies: &Bookies) -> &str {
-    bookies.stateful_set.as_ref().map(|(n, _)| n.as_str()).unwrap_or_default()
 }
 
 /// The next bookie starts stopping once nothing stands in the way; until then every bookie runs.

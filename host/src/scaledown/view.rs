@@ -33,6 +33,22 @@ pub struct ClaimRef {
     pub deleting: bool,
 }
 
+fn job_name(stateful_set: &str, ordinal: &str) -> String {
+    format!("{stateful_set}-decommission-{ordinal}")
+}
+
+/// A bookie's claim (by its component label), whatever its ordinal.
+pub fn bookie_claim(claim: &Value) -> Option<ClaimRef> {
+    if !is_bookie(claim) {
+        return None;
+    }
+    Some(ClaimRef {
+        name: str_at(claim, "/metadata/name")?.to_string(),
+        uid: str_at(claim, "/metadata/uid")?.to_string(),
+        deleting: claim.pointer("/metadata/deletionTimestamp").is_some(),
+    })
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bookies {
     /// The StatefulSet's name and replica count, once it exists.
@@ -109,7 +125,7 @@ impl Bookies {
                 view.pods.insert(ordinal, pod_ready(pod));
             }
         }
-        let job_prefix = format!("{name}-decommission-");
+        let job_prefix = job_name(&name, "");
         // A Job being deleted is gone already as far as the scale-down is concerned.
         let jobs = observed.iter().filter(|o| kind(o, "Job") && is_bookie(o));
         for job in jobs.filter(|j| j.pointer("/metadata/deletionTimestamp").is_none()) {
@@ -127,23 +143,11 @@ impl Bookies {
             .flatten()
             .filter_map(|t| str_at(t, "/metadata/name"))
             .collect();
-        for claim in claims {
-            let labelled =
-                str_at(claim, &format!("/metadata/labels/{LABEL_CLUSTER}")) == Some(cluster) && is_bookie(claim);
-            let (Some(claim_name), Some(uid)) = (str_at(claim, "/metadata/name"), str_at(claim, "/metadata/uid"))
-            else {
-                continue;
-            };
-            if !labelled {
-                continue;
-            }
-            let ordinal = templates.iter().find_map(|t| ordinal_after(claim_name, &format!("{t}-{pod_prefix}")));
+        let labelled = |c: &&Value| str_at(c, &format!("/metadata/labels/{LABEL_CLUSTER}")) == Some(cluster);
+        for claim in claims.iter().filter(labelled).filter_map(bookie_claim) {
+            let ordinal = templates.iter().find_map(|t| ordinal_after(&claim.name, &format!("{t}-{pod_prefix}")));
             if let Some(ordinal) = ordinal {
-                view.claims.entry(ordinal).or_default().push(ClaimRef {
-                    name: claim_name.to_string(),
-                    uid: uid.to_string(),
-                    deleting: claim.pointer("/metadata/deletionTimestamp").is_some(),
-                });
+                view.claims.entry(ordinal).or_default().push(claim);
             }
         }
         for claims in view.claims.values_mut() {
@@ -164,9 +168,17 @@ impl Bookies {
             || self.claims.keys().any(|o| o >= replicas)
     }
 
+    fn stateful_set_name(&self) -> &str {
+        self.stateful_set.as_ref().map(|(n, _)| n.as_str()).unwrap_or_default()
+    }
+
     /// The name of bookie `ordinal`'s pod.
     pub fn pod_name(&self, ordinal: u32) -> String {
-        let sts = self.stateful_set.as_ref().map(|(n, _)| n.as_str()).unwrap_or_default();
-        format!("{sts}-{ordinal}")
+        format!("{}-{ordinal}", self.stateful_set_name())
+    }
+
+    /// The name of bookie `ordinal`'s decommission Job (as the bookkeeper plugin names it).
+    pub fn job_name(&self, ordinal: u32) -> String {
+        job_name(self.stateful_set_name(), &ordinal.to_string())
     }
 }
