@@ -3,7 +3,8 @@
 //! - bookie scale-down by decommission, with a Job that succeeds (kwok's default stage completes
 //!   Job pods) and one that fails (a `-fail` image: tests/cluster/kwok-stages.yaml);
 //! - deletion that removes the cluster's ZooKeeper tree from a real ZooKeeper (tests/cluster/
-//!   zookeeper.sh) with ZooKeeper up, down then up, and skipped by annotation.
+//!   zookeeper.sh) with ZooKeeper up, down then up, and skipped by annotation, and never of a
+//!   tree another cluster of the same name marked as its own.
 //!
 //!   cargo test -p ecs-operator --test day2 -- --ignored --test-threads=1
 
@@ -245,6 +246,52 @@ fn deleting_a_cluster_removes_its_zookeeper_tree_and_nothing_else() {
     let events = ns.events();
     assert!(events.contains("ZooKeeperCleaned"), "{events}");
     assert!(ns.get("ecscluster", "other").is_some());
+}
+
+/// The data of `path`'s node, if it exists.
+async fn data(address: &str, path: &str) -> Option<Vec<u8>> {
+    let mut zk = Session::connect(address, Duration::from_secs(5)).await.unwrap();
+    let node = zk.node(path).await.unwrap();
+    zk.close().await;
+    node.map(|n| n.data)
+}
+
+#[test]
+#[ignore = "needs a local control plane: make integration"]
+fn a_cluster_of_the_same_name_in_another_namespace_never_removes_the_tree() {
+    let zk = ZooKeeper::start("twins");
+    let first = Namespace::new("it-zk-first");
+    let _a = Operator::start(&first, "a", &[]);
+    cluster_on(&first, "ecs", &zk.address);
+    let uid = first.get("ecscluster", "ecs").unwrap()["metadata"]["uid"].as_str().unwrap().to_string();
+    let mark = ecs_operator::zookeeper::marker(&uid, "it-zk-first/ecs");
+    wait_for("the first cluster's mark on /ecs/ecs", SCALE, || {
+        (block(data(&zk.address, "/ecs/ecs")).as_ref() == Some(&mark)).then_some(())
+    });
+    block(populate(&zk.address, "ecs"));
+
+    // Another operator, which cannot see the first cluster: only the mark protects its tree.
+    let second = Namespace::new("it-zk-second");
+    let _b = Operator::start(&second, "b", &[]);
+    cluster_on(&second, "ecs", &zk.address);
+    wait_for("a Warning that the tree is another's", SCALE, || {
+        second.events().contains("ZooKeeperTreeNotOwned").then_some(())
+    });
+    let claims = bookie_claims(&second);
+    assert!(!claims.is_empty());
+    kubectl(&["-n", &second.name, "delete", "ecscluster", "ecs", "--wait=false"]);
+    wait_for("the second cluster to be gone", SCALE, || gone(&second, "ecs"));
+    let events = second.events();
+    assert!(events.contains("left /ecs/ecs on"), "{events}");
+    assert!(!events.contains("ZooKeeperCleaned"), "{events}");
+    assert_eq!(bookie_claims(&second), claims, "the bookies' claims are kept with the tree");
+    assert_eq!(block(data(&zk.address, "/ecs/ecs")), Some(mark), "still the first cluster's");
+    assert!(block(exists(&zk.address, "/ecs/ecs/bookkeeper/ledgers/00/0000/L0001")));
+
+    kubectl(&["-n", &first.name, "delete", "ecscluster", "ecs", "--wait=false"]);
+    wait_for("the first cluster to be gone", SCALE, || gone(&first, "ecs"));
+    assert!(!block(exists(&zk.address, "/ecs/ecs")), "its owner's deletion removes it");
+    assert!(first.events().contains("ZooKeeperCleaned"));
 }
 
 #[test]

@@ -11,6 +11,8 @@ use_local_cluster
 "$ROOT/tests/cluster/kwok-stages-test.sh"
 # The ZooKeeper harness the cluster-deletion tests build on (installed from Maven Central, cached).
 "$ROOT/tests/cluster/zookeeper-test.sh"
+# The host's ZooKeeper client: tree marks, adoption, removal by the owner only.
+(cd "$ROOT" && "${CARGO:-cargo}" test -p ecs-operator --test zookeeper -- --ignored)
 # One ZooKeeper for the whole run: every test cluster names it, so deleting one removes a real tree.
 ZK_DIR="$(mktemp -d)"
 on_exit '"$ROOT/tests/cluster/zookeeper.sh" stop "$ZK_DIR"; rm -rf "$ZK_DIR"'

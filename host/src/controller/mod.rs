@@ -4,7 +4,8 @@
 //!
 //! - [`observe`]: the watches and caches; [`diff`]: "would applying change anything?";
 //! - [`apply`]: every write; [`status`]: conditions and members (pure);
-//! - [`reconcile`]: one reconcile; [`leader`]: Lease election; [`server`]: health and metrics.
+//! - [`reconcile`]: one reconcile; [`leader`]: Lease election; [`server`]: health and metrics;
+//! - [`zookeeper_tree`]: the cluster's ZooKeeper tree, marked as its own and removed on deletion.
 
 pub mod apply;
 pub mod diff;
@@ -15,6 +16,7 @@ pub mod ownership;
 pub mod reconcile;
 pub mod server;
 pub mod status;
+pub mod zookeeper_tree;
 
 use crate::crd::ECSCluster;
 use crate::plugins::PluginSet;
@@ -65,6 +67,8 @@ pub struct Context {
     /// Ready once every cache holds its first listing; until then a reconcile would see objects
     /// as missing and re-apply them.
     pub health: Arc<server::Health>,
+    /// Whose ZooKeeper trees are marked as theirs.
+    pub zookeeper_marks: zookeeper_tree::Marks,
     leader: Arc<AtomicBool>,
     failures: Mutex<HashMap<ObjectRef<ECSCluster>, u32>>,
 }
@@ -169,6 +173,7 @@ pub async fn run(
         metrics: metrics.clone(),
         recorder: Recorder::new(client.clone(), reporter),
         health: health.clone(),
+        zookeeper_marks: zookeeper_tree::Marks::default(),
         leader: leader_flag,
         failures: Mutex::default(),
     });

@@ -3,7 +3,7 @@
 use super::apply::{self, ApplyError, SyncError, Writes};
 use super::ownership::ClusterId;
 use super::status::{self, Outcome};
-use super::{Context, FINALIZER, LEGACY_FINALIZER, SKIP_ZOOKEEPER_CLEANUP};
+use super::{Context, FINALIZER, LEGACY_FINALIZER, SKIP_ZOOKEEPER_CLEANUP, zookeeper_tree};
 use crate::crd::ECSCluster;
 use crate::pipeline::{self, Directives, RenderError, Rendered, load};
 use crate::{rollout, scaledown};
@@ -65,6 +65,9 @@ pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action,
         if result.is_ok() {
             ctx.forget_failures(&cr);
         }
+        if matches!(label, "applied" | "unchanged") {
+            zookeeper_tree::mark_in_background(&ctx, &cr);
+        }
         result.map(|(_, action)| action)
     }
     .instrument(span)
@@ -102,7 +105,7 @@ fn siblings(ctx: &Context, cr: &ECSCluster) -> Vec<String> {
 
 /// Renders the cluster from `observed` (its managed objects and pods, read once from the caches)
 /// and hands `observed` back for the apply decisions.
-async fn render(
+pub(super) async fn render(
     ctx: &Context,
     cr: &ECSCluster,
     observed: Vec<Value>,
@@ -353,7 +356,7 @@ async fn publish_writes(ctx: &Context, cr: &ECSCluster, writes: &Writes, rendere
     }
 }
 
-async fn publish(ctx: &Context, cr: &ECSCluster, type_: EventType, reason: &str, note: String) {
+pub(super) async fn publish(ctx: &Context, cr: &ECSCluster, type_: EventType, reason: &str, note: String) {
     // The recorder folds Events with the same reason and references into one series and keeps
     // the first note: naming the cluster's revision as the related object keeps what happened to
     // different revisions apart (a second upgrade must not show the first one's note), while
@@ -414,7 +417,8 @@ async fn set_finalizers(ctx: &Context, cr: &ECSCluster, finalizers: Vec<String>)
 }
 
 /// On deletion, in order: stop the cluster's pods (delete its workloads), wait until they are gone,
-/// remove the ZooKeeper trees its plugins declared (unless an admin set the skip annotation), delete
+/// remove the ZooKeeper trees its plugins declared if the tree is marked as the cluster's (unless an
+/// admin set the skip annotation) and then the bookies' claims, delete
 /// its PersistentVolumes, and only then remove the finalizer. Each step is retried until it
 /// succeeds; the `CleaningUp` condition and Events say what it waits for.
 async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), ReconcileError> {
@@ -450,8 +454,7 @@ async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Actio
             ecs_plugin_sdk::zookeeper_cluster_tree(&id.name)
         );
         publish(ctx, cr, EventType::Warning, "ZooKeeperCleanupSkipped", note).await;
-    } else {
-        clean_zookeeper(cr, ctx).await?;
+    } else if zookeeper_tree::clean(cr, ctx).await? {
         delete_bookie_claims(ctx, cr).await?;
     }
     let deleted = apply::delete_volumes(&ctx.client, &ctx.metrics, &live).await?;
@@ -460,6 +463,7 @@ async fn finalize(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Actio
     }
     let rest: Vec<String> = cr.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
     set_finalizers(ctx, cr, rest).await?;
+    ctx.zookeeper_marks.forget(&id.uid);
     Ok(("deleted", Action::await_change()))
 }
 
@@ -481,66 +485,13 @@ async fn delete_bookie_claims(ctx: &Context, cr: &ECSCluster) -> Result<(), Appl
     Ok(())
 }
 
-/// How long one ZooKeeper connection attempt or request may take.
-const ZOOKEEPER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Removes the ZooKeeper trees the plugins declare for this cluster (rendered again: plugins are
-/// pure, and the policy keeps every path inside `/ecs/<cluster>`).
-async fn clean_zookeeper(cr: &ECSCluster, ctx: &Context) -> Result<(), ReconcileError> {
-    let fail = |reason: &'static str, message: String| async move {
-        tracing::warn!(%message, "cleanup of a deleted cluster failed; retrying");
-        cleanup_condition(ctx, cr, reason, message.clone()).await?;
-        let hint = format!("{message}; retrying (set the annotation {SKIP_ZOOKEEPER_CLEANUP}: \"true\" to skip)");
-        publish(ctx, cr, EventType::Warning, "ZooKeeperCleanupFailed", hint).await;
-        Err::<(), _>(ReconcileError::Cleanup(message))
-    };
-    let id = cluster_id(cr);
-    // A cluster of the same name on the same ZooKeeper (in another namespace) uses the same tree.
-    let twins: Vec<String> = ctx
-        .clusters
-        .state()
-        .iter()
-        .filter(|c| c.name_any() == id.name && c.namespace() != cr.namespace())
-        .filter(|c| c.spec.zookeeper_uri == cr.spec.zookeeper_uri && c.meta().deletion_timestamp.is_none())
-        .map(|c| format!("{}/{}", c.namespace().unwrap_or_default(), c.name_any()))
-        .collect();
-    if !twins.is_empty() {
-        let message = format!(
-            "not removing {}: cluster {} of the same name uses it on the same ZooKeeper",
-            ecs_plugin_sdk::zookeeper_cluster_tree(&id.name),
-            twins.join(", ")
-        );
-        return fail("ZooKeeperTreeShared", message).await;
-    }
-    let observed = ctx.stores.observed(&id);
-    let versions = ecs_plugin_sdk::Versions::targets(&cr.spec);
-    let (rendered, _) = render(ctx, cr, observed, Directives::of(&versions)).await?;
-    let trees: Vec<String> = match rendered {
-        Ok(r) => r.cleanup.into_iter().map(|ecs_plugin_sdk::Cleanup::ZookeeperTree(p)| p).collect(),
-        // A spec edited into something the plugins refuse still had a tree: the cluster's own.
-        Err(e) => {
-            tracing::warn!(error = %e, "the plugins cannot render the deleted cluster; removing its whole tree");
-            vec![ecs_plugin_sdk::zookeeper_cluster_tree(&id.name)]
-        }
-    };
-    if trees.is_empty() {
-        return Ok(());
-    }
-    let address = cr.spec.zookeeper_uri.clone();
-    match crate::zookeeper::remove_trees(&address, &trees, ZOOKEEPER_TIMEOUT).await {
-        Ok(removed) => {
-            let summary: Vec<String> = removed.trees.iter().map(|(p, n)| format!("{p} ({n} znodes)")).collect();
-            tracing::info!(trees = ?summary, "removed the cluster's ZooKeeper trees");
-            let note = format!("removed the cluster's ZooKeeper tree from {address}: {}", summary.join(", "));
-            publish(ctx, cr, EventType::Normal, "ZooKeeperCleaned", note).await;
-            Ok(())
-        }
-        Err(e) => fail("ZooKeeperUnreachable", format!("could not remove {}: {e}", trees.join(", "))).await,
-    }
-}
-
 /// Writes the `CleaningUp` condition of a deleted cluster (unchanged text writes nothing).
-async fn cleanup_condition(ctx: &Context, cr: &ECSCluster, reason: &str, message: String) -> Result<(), ApplyError> {
+pub(super) async fn cleanup_condition(
+    ctx: &Context,
+    cr: &ECSCluster,
+    reason: &str,
+    message: String,
+) -> Result<(), ApplyError> {
     let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default();
     let new_status = status::cleaning_up(cr.status.as_ref(), reason, message, &now.to_string());
     apply::status(&ctx.client, &ctx.metrics, cr, &new_status).await.map(drop)

@@ -2,12 +2,17 @@
 //! network): the reconcilers declare the trees (`cleanup` in their plans, checked by the output
 //! policy to lie within `/ecs/<cluster>`), and [`remove_trees`] deletes them, depth first.
 //!
-//! The client is the handful of requests this needs (connect, list children, delete, plus create
-//! and exists for tests), written against tokio: a general ZooKeeper crate would bring its own
-//! runtime, threads and watch machinery into an operator that only ever deletes a subtree.
+//! Deletion could remove another cluster's tree of the same name: [`ownership`] marks each tree
+//! with its cluster's UID, and [`remove_if_ours`] removes only a tree that carries the mark.
+//!
+//! The client is the handful of requests this needs (connect, list children, read and write data,
+//! create, delete, exists), written against tokio: a general ZooKeeper crate would bring its own
+//! runtime, threads and watch machinery into an operator that only ever marks and deletes a tree.
 
+mod ownership;
 mod wire;
 
+pub use ownership::{Claimant, Cleaned, Ownership, claim, marker, ownership, remove_if_ours};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -37,7 +42,7 @@ pub enum ZkError {
 }
 
 impl ZkError {
-    fn is(&self, wanted: i32) -> bool {
+    pub(crate) fn is(&self, wanted: i32) -> bool {
         matches!(self, ZkError::Server { code, .. } if *code == wanted)
     }
 }
@@ -78,6 +83,29 @@ impl Address {
 
     fn full(&self, path: &str) -> String {
         if path == "/" && !self.chroot.is_empty() { self.chroot.clone() } else { format!("{}{path}", self.chroot) }
+    }
+}
+
+/// A znode as read: its data, data version and creation time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub data: Vec<u8>,
+    pub version: i32,
+    /// Milliseconds since the epoch, by the server's clock.
+    pub created_ms: i64,
+}
+
+impl Node {
+    /// A GET_DATA reply: the data, then the node's `Stat`.
+    fn read(reply: &[u8]) -> Result<Node, String> {
+        let mut r = Reader::new(reply);
+        let data = r.buffer()?.to_vec();
+        let _created_zxid = r.long()?;
+        let _modified_zxid = r.long()?;
+        let created_ms = r.long()?;
+        let _modified_ms = r.long()?;
+        let version = r.int()?;
+        Ok(Node { data, version, created_ms })
     }
 }
 
@@ -158,6 +186,23 @@ impl Session {
             Err(e) if e.is(code::NO_NODE) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// `path`'s data, version and creation time, or `None` when it does not exist.
+    pub async fn node(&mut self, path: &str) -> Result<Option<Node>, ZkError> {
+        let full = self.address.full(path);
+        match self.call("read", op::GET_DATA, path, Writer::default().string(&full).boolean(false)).await {
+            Ok(reply) => Node::read(&reply).map(Some).map_err(ZkError::Connection),
+            Err(e) if e.is(code::NO_NODE) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces `path`'s data if its data version is still `version` (else `BadVersion`).
+    pub async fn set_data(&mut self, path: &str, data: &[u8], version: i32) -> Result<(), ZkError> {
+        let full = self.address.full(path);
+        let body = Writer::default().string(&full).buffer(data).int(version);
+        self.call("write", op::SET_DATA, path, body).await.map(drop)
     }
 
     /// Creates `path` (persistent, open to all) and any missing parents; an existing node is kept.
@@ -265,6 +310,14 @@ pub struct Removed {
 
 /// Deletes each tree (a tree inside another one listed is covered by it) on `address`.
 pub async fn remove_trees(address: &str, trees: &[String], timeout: Duration) -> Result<Removed, ZkError> {
+    let mut session = Session::connect(address, timeout).await?;
+    let removed = delete_trees(&mut session, trees).await;
+    session.close().await;
+    removed
+}
+
+/// Deletes each tree, skipping those inside another one listed.
+async fn delete_trees(session: &mut Session, trees: &[String]) -> Result<Removed, ZkError> {
     let mut roots: Vec<&String> = trees.iter().collect();
     roots.sort();
     roots.dedup();
@@ -272,13 +325,11 @@ pub async fn remove_trees(address: &str, trees: &[String], timeout: Duration) ->
         roots.iter().any(|r| *r != p && p.strip_prefix(r.as_str()).is_some_and(|rest| rest.starts_with('/')))
     };
     let roots: Vec<&String> = roots.iter().copied().filter(|p| !covered(p, &roots)).collect();
-    let mut session = Session::connect(address, timeout).await?;
     let mut removed = Removed::default();
     for root in roots {
         let n = session.delete_tree(root).await?;
         removed.trees.push((root.clone(), n));
     }
-    session.close().await;
     Ok(removed)
 }
 

@@ -6,6 +6,8 @@ pub mod op {
     pub const CREATE: i32 = 1;
     pub const DELETE: i32 = 2;
     pub const EXISTS: i32 = 3;
+    pub const GET_DATA: i32 = 4;
+    pub const SET_DATA: i32 = 5;
     pub const GET_CHILDREN: i32 = 8;
     pub const CLOSE: i32 = -11;
 }
@@ -14,6 +16,7 @@ pub mod op {
 pub mod code {
     pub const NO_NODE: i32 = -101;
     pub const NO_AUTH: i32 = -102;
+    pub const BAD_VERSION: i32 = -103;
     pub const NODE_EXISTS: i32 = -110;
     pub const NOT_EMPTY: i32 = -111;
 }
@@ -29,7 +32,7 @@ pub fn code_name(code: i32) -> &'static str {
         -100 => "APIError",
         code::NO_NODE => "NoNode",
         code::NO_AUTH => "NoAuth",
-        -103 => "BadVersion",
+        code::BAD_VERSION => "BadVersion",
         -108 => "NoChildrenForEphemerals",
         code::NODE_EXISTS => "NodeExists",
         code::NOT_EMPTY => "NotEmpty",

@@ -46,14 +46,37 @@ pub fn ensure_crd() {
 }
 
 /// Lets the namespace's clusters go without their operator: every cluster carries the cleanup
-/// finalizer, and a test's operator is stopped before its namespace is deleted.
+/// finalizer, and a test's operator is stopped before its namespace is deleted. What the finalizer
+/// would have removed from the test run's ZooKeeper goes too (only a tree the cluster marked as its
+/// own, as the operator would), so that the next test's cluster of the same name starts clean.
 pub fn release_clusters(namespace: &str) {
-    let Ok(names) = run_kubectl(&kubeconfig(), &["-n", namespace, "get", "ecsclusters", "-o", "name"], None) else {
+    let Ok(list) = run_kubectl(&kubeconfig(), &["-n", namespace, "get", "ecsclusters", "-o", "json"], None) else {
         return;
     };
-    for name in names.lines().filter(|l| !l.is_empty()) {
+    let items = serde_json::from_str::<Value>(&list).ok().and_then(|l| l["items"].as_array().cloned());
+    for cr in items.unwrap_or_default() {
+        let s = |p: &str| cr.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+        let (name, uid, zookeeper) = (s("/metadata/name"), s("/metadata/uid"), s("/spec/zookeeperUri"));
         let patch = r#"{"metadata":{"finalizers":null}}"#;
-        let _ = run_kubectl(&kubeconfig(), &["-n", namespace, "patch", name, "--type=merge", "-p", patch], None);
+        let _ = run_kubectl(
+            &kubeconfig(),
+            &["-n", namespace, "patch", "ecscluster", &name, "--type=merge", "-p", patch],
+            None,
+        );
+        if std::env::var("ECS_TEST_ZOOKEEPER").is_ok_and(|z| z == zookeeper) {
+            remove_zookeeper_tree(&zookeeper, &name, &uid);
+        }
+    }
+}
+
+fn remove_zookeeper_tree(address: &str, name: &str, uid: &str) {
+    use ecs_operator::zookeeper::{Claimant, remove_if_ours};
+    let root = format!("/ecs/{name}");
+    let who = Claimant { uid: uid.to_string(), cluster: String::new(), adopt_from_ms: None };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let removed = runtime.block_on(remove_if_ours(address, &root, &who, std::slice::from_ref(&root), T));
+    if let Err(e) = removed {
+        eprintln!("could not remove {root} from {address}: {e}");
     }
 }
 
