@@ -16,6 +16,7 @@ BIN := target/debug/ecs-operator
 WASM_OUT := target/$(WASM_TARGET)/plugin
 # The example third-party plugin, alone in a directory as a user would drop it in.
 EXAMPLE_PLUGIN_DIR := target/example-plugins
+EXAMPLE_PLUGIN_V2_DIR := target/example-plugins-v2
 # Heavy tools live outside the repo so that fresh clones reuse them.
 export TOOLS_CACHE ?= $(HOME)/.cache/ecs-operator
 KUBE_VERSION ?= 1.37.0
@@ -32,6 +33,10 @@ wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
 plugins: wasm-target
+	# Version 2 of the example plugin first (the hot-reload tests swap it in), then everything.
+	$(CARGO) build --profile plugin --target $(WASM_TARGET) -p ecs-plugin-tier2-nfs-inline --features v2
+	mkdir -p $(EXAMPLE_PLUGIN_V2_DIR)
+	cp $(WASM_OUT)/ecs_plugin_tier2_nfs_inline.wasm $(EXAMPLE_PLUGIN_V2_DIR)/
 	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(PLUGIN_FLAGS)
 	mkdir -p $(EXAMPLE_PLUGIN_DIR)
 	cp $(WASM_OUT)/ecs_plugin_tier2_nfs_inline.wasm $(EXAMPLE_PLUGIN_DIR)/

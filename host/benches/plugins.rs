@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, criterion_group};
 use ecs_operator::pipeline::{self, load};
-use ecs_operator::plugins::{Grants, PluginSet};
+use ecs_operator::plugins::{LoadOptions, PluginSet};
 use ecs_operator::runtime::{Limits, Runtime};
 use ecs_plugin_sdk::{Cluster, testing};
 use std::io::Read;
@@ -24,7 +24,7 @@ fn seed_cluster() -> Cluster {
 }
 
 fn plugins(cache: Option<PathBuf>) -> PluginSet {
-    PluginSet::load(Runtime::new(Limits::default(), cache).unwrap(), None, Grants::default()).unwrap()
+    PluginSet::load(Runtime::new(Limits::default(), cache).unwrap(), &LoadOptions::default()).unwrap()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

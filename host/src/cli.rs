@@ -1,8 +1,9 @@
 //! The `ecs-operator` command line: thin handlers over the library.
 
+use crate::controller::admin;
 use crate::output::{self, Format};
 use crate::pipeline::{self, RenderError, load};
-use crate::plugins::{Grants, PluginSet};
+use crate::plugins::{FileFailure, Grants, LoadOptions, PluginSet, Report};
 use crate::runtime::{CallObserver, CompileCache, Limits, Runtime};
 use crate::testcases::{self, Verdict};
 use crate::{controller, crd, record, telemetry};
@@ -56,8 +57,22 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum PluginsCommand {
-    /// Name, kind, version, contract, sha256 and source of every plugin.
-    List(PluginArgs),
+    /// Name, kind, version, contract, sha256, source, capabilities, load time, calls and faults of
+    /// every plugin: loaded here, or in service in a running operator (`--operator`).
+    List(PluginsListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PluginsListArgs {
+    /// A running operator's admin address (e.g. `http://127.0.0.1:8081`, its `--admin-listen`):
+    /// list the plugins it has in service, with their calls and faults.
+    #[arg(long, value_name = "URL")]
+    pub operator: Option<String>,
+    /// Print the report as JSON, as the admin endpoint serves it.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -68,6 +83,14 @@ pub struct PluginArgs {
     /// Grant a capability to a plugin, e.g. `my-tier2=emits:PersistentVolume` (repeatable).
     #[arg(long = "grant", value_name = "PLUGIN=CAPABILITY", value_parser = parse_grant)]
     pub grants: Vec<(String, String)>,
+    /// Pinning manifest (YAML `plugin-name: <sha256>`): with it, a plugin file runs only if its
+    /// digest is pinned, for the name it gives itself.
+    #[arg(long, value_name = "FILE", env = "ECS_PLUGIN_PINS")]
+    pub plugin_pins: Option<PathBuf>,
+    /// Let a plugin file replace the built-in plugin of this name (repeatable; comma-separated in
+    /// the environment variable).
+    #[arg(long = "allow-override", value_name = "NAME", env = "ECS_ALLOW_OVERRIDE", value_delimiter = ',')]
+    pub allow_override: Vec<String>,
     /// Wall-clock limit of one plugin call, in milliseconds.
     #[arg(long, default_value_t = 1000, env = "ECS_PLUGIN_TIMEOUT_MS")]
     pub plugin_timeout_ms: u64,
@@ -141,6 +164,13 @@ pub struct RunArgs {
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, default_value = "0.0.0.0:8080", env = "ECS_LISTEN")]
     pub listen: std::net::SocketAddr,
+    /// Address of the admin endpoint (`/plugins`, read by `plugins list --operator`); `off` for none.
+    /// Loopback by default: it names every plugin file and digest.
+    #[arg(long, default_value = "127.0.0.1:8081", env = "ECS_ADMIN_LISTEN", value_parser = parse_admin_listen)]
+    pub admin_listen: AdminListen,
+    /// How often to look for new or changed plugin files, in seconds; 0: load them at start only.
+    #[arg(long, default_value_t = 2, env = "ECS_PLUGIN_POLL_SECONDS")]
+    pub plugin_poll_seconds: u64,
     #[command(flatten)]
     pub plugins: PluginArgs,
 }
@@ -162,6 +192,17 @@ pub struct RecordArgs {
     pub plugins: PluginArgs,
 }
 
+/// `--admin-listen`: an address, or `off`.
+#[derive(Clone, Copy, Debug)]
+pub struct AdminListen(pub Option<std::net::SocketAddr>);
+
+fn parse_admin_listen(s: &str) -> Result<AdminListen, String> {
+    if s == "off" {
+        return Ok(AdminListen(None));
+    }
+    s.parse().map(|a| AdminListen(Some(a))).map_err(|e| format!("expected an address like 127.0.0.1:8081, or off: {e}"))
+}
+
 fn parse_grant(s: &str) -> Result<(String, String), String> {
     let (plugin, cap) = s.split_once('=').ok_or("expected PLUGIN=CAPABILITY")?;
     if plugin.is_empty() || cap.is_empty() {
@@ -180,19 +221,33 @@ impl PluginArgs {
         }
     }
 
-    /// Loads the built-in and `--plugin-dir` plugins.
-    pub fn load(&self) -> Result<PluginSet, Failure> {
-        self.load_observed(None)
+    pub fn options(&self) -> LoadOptions {
+        LoadOptions {
+            plugin_dir: self.plugin_dir.clone(),
+            grants: Grants::new(self.grants.clone()),
+            pins: self.plugin_pins.clone(),
+            allow_override: self.allow_override.iter().cloned().collect(),
+        }
     }
 
-    /// Loads the plugins, reporting every call to `observer`.
-    pub fn load_observed(&self, observer: Option<CallObserver>) -> Result<PluginSet, Failure> {
+    fn runtime(&self, observer: Option<CallObserver>) -> Result<Runtime, Failure> {
         let cache = if self.no_cache { None } else { self.cache_dir.clone().or_else(CompileCache::default_dir) };
         let mut runtime = Runtime::new(self.limits(), cache).map_err(|e| Failure::plugin(e.to_string()))?;
         if let Some(observer) = observer {
             runtime.observe_calls(observer);
         }
-        PluginSet::load(runtime, self.plugin_dir.as_deref(), Grants::new(self.grants.clone()))
+        Ok(runtime)
+    }
+
+    /// Loads the built-in and `--plugin-dir` plugins; any file that does not load is an error.
+    pub fn load(&self) -> Result<PluginSet, Failure> {
+        PluginSet::load(self.runtime(None)?, &self.options()).map_err(|e| Failure::plugin(e.to_string()))
+    }
+
+    /// Loads the plugins for the operator, reporting every call to `observer`: a plugin file that
+    /// does not load is left out and reported, the rest goes into service.
+    pub fn load_for_operator(&self, observer: CallObserver) -> Result<(PluginSet, Vec<FileFailure>), Failure> {
+        PluginSet::load_tolerant(self.runtime(Some(observer))?, &self.options())
             .map_err(|e| Failure::plugin(e.to_string()))
     }
 }
@@ -293,33 +348,24 @@ pub fn validate(args: &ValidateArgs) -> Result<(), Failure> {
     print(&format!("{}/{}: valid\n", cluster.namespace, cluster.name))
 }
 
-pub fn plugins_list(args: &PluginArgs) -> Result<(), Failure> {
-    let plugins = args.load()?;
-    let mut text = String::from("NAME\tKIND\tVERSION\tCONTRACT\tCOMPONENT\tSHA256\tSOURCE\tCAPABILITIES\n");
-    for p in plugins.iter() {
-        let kind = match p.info.kind {
-            ecs_plugin_sdk::PluginKind::Reconciler => "reconciler",
-            ecs_plugin_sdk::PluginKind::Tier2Provider => "tier2-provider",
-        };
-        let granted = plugins.grants.effective(p);
-        let caps: Vec<String> = p
-            .info
-            .capabilities
-            .iter()
-            .map(|c| if granted.contains(c) { c.clone() } else { format!("{c} (not granted)") })
-            .collect();
-        text.push_str(&format!(
-            "{}\t{kind}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            p.info.name,
-            p.info.version,
-            p.info.contract,
-            p.info.component,
-            p.sha256,
-            p.source,
-            if caps.is_empty() { "-".to_string() } else { caps.join(",") }
-        ));
+pub fn plugins_list(args: &PluginsListArgs) -> Result<(), Failure> {
+    let report: Report = match &args.operator {
+        Some(url) => {
+            let body = tokio_runtime()?
+                .block_on(admin::get(url, "/plugins"))
+                .map_err(|e| Failure::new(exit::FAILURE, format!("{e:#}")))?;
+            serde_json::from_str(&body).map_err(|e| {
+                Failure::new(exit::FAILURE, format!("{url}/plugins did not answer with a plugin report: {e}"))
+            })?
+        }
+        None => args.plugins.load()?.report(),
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+        print(&(text + "\n"))
+    } else {
+        print(&report.table())
     }
-    print(&text)
 }
 
 pub fn test(args: &TestArgs) -> Result<(), Failure> {
@@ -368,11 +414,13 @@ pub fn operator(args: &RunArgs) -> Result<(), Failure> {
         leader_election: args.leader_election,
         identity: args.identity.clone(),
         listen: args.listen,
+        admin_listen: args.admin_listen.0,
+        plugin_poll: (args.plugin_poll_seconds > 0).then(|| Duration::from_secs(args.plugin_poll_seconds)),
     };
     let plugin_args = args.plugins.clone();
     let load = move |metrics: std::sync::Arc<controller::metrics::Metrics>| {
         let observer: CallObserver = Box::new(move |plugin, _op, took| metrics.plugin_called(plugin, took));
-        plugin_args.load_observed(Some(observer)).map_err(|f| anyhow::anyhow!(f.message))
+        plugin_args.load_for_operator(observer).map_err(|f| anyhow::anyhow!(f.message))
     };
     tokio_runtime()?.block_on(controller::run(options, load)).map_err(|e| Failure::new(exit::FAILURE, format!("{e:#}")))
 }

@@ -94,7 +94,17 @@ fn a_plugin_fault_exits_3_naming_the_plugin() {
         .replace("name: \"ecs\"", "name: \"panic\"")
         .replace("claimName: ecs-tier2", "claimName: panic-tier2");
     let path = write_temp("panic", &cluster);
-    let out = run(&["render", "-f", path.to_str().unwrap(), "--plugin-dir", dir.to_str().unwrap()]);
+    let render = |extra: &[&str]| {
+        let mut args = vec!["render", "-f", path.to_str().unwrap(), "--plugin-dir", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // A file named like a built-in is refused unless the configuration allows the override.
+    let out = render(&[]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("would replace the built-in") && err.contains("--allow-override bookkeeper"), "{err}");
+    let out = render(&["--allow-override", "bookkeeper"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("plugin bookkeeper (reconcile) trapped"), "{err}");

@@ -201,7 +201,11 @@ fn a_faulty_plugin_for_one_cluster_leaves_the_others_reconciling() {
     let ns = Namespace::new("it-faulty");
     // The hostile test plugin replaces the bookkeeper reconciler; it misbehaves by cluster name.
     let plugins = plugin_dir(&ns, &["ecs_plugin_hostile.wasm"]);
-    let op = Operator::start(&ns, "a", &["--plugin-dir", plugins.to_str().unwrap(), "--plugin-timeout-ms", "200"]);
+    let op = Operator::start(
+        &ns,
+        "a",
+        &["--plugin-dir", plugins.to_str().unwrap(), "--allow-override", "bookkeeper", "--plugin-timeout-ms", "200"],
+    );
     for name in ["panic", "loop"] {
         ns.create_seed_cluster(name);
     }
@@ -417,7 +421,7 @@ fn objects_of_another_owner_are_never_taken_over() {
     // The replaced bookkeeper emits an extra ConfigMap `<cluster>-bookie-extra` on request: a name the
     // output policy allows, so only the ownership check on apply stands in the way.
     let plugins = plugin_dir(&ns, &["ecs_plugin_hostile.wasm"]);
-    let _op = Operator::start(&ns, "a", &["--plugin-dir", plugins.to_str().unwrap()]);
+    let _op = Operator::start(&ns, "a", &["--plugin-dir", plugins.to_str().unwrap(), "--allow-override", "bookkeeper"]);
     ns.create_seed_cluster("ecs-x");
     wait_for("ecs-x applied", T, || ns.get("statefulset", "ecs-x-ecs-node"));
     let other_uid = ns.get("ecscluster", "ecs-x").unwrap()["metadata"]["uid"].as_str().unwrap().to_string();

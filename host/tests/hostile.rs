@@ -8,7 +8,7 @@
 
 use ecs_operator::kinds::{CAP_NFS_VOLUME, CAP_PERSISTENT_VOLUME};
 use ecs_operator::pipeline::{self, RenderError};
-use ecs_operator::plugins::{Grants, PluginSet};
+use ecs_operator::plugins::{Grants, LoadOptions, PluginSet};
 use ecs_operator::policy::{PolicyViolation, Rule};
 use ecs_operator::runtime::{Limits, Runtime};
 use ecs_plugin_sdk::{Cluster, testing};
@@ -55,7 +55,13 @@ fn plugins(granted: bool) -> &'static PluginSet {
         };
         let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-plugin-cache");
         let runtime = Runtime::new(Limits::default(), Some(cache)).unwrap();
-        let set = PluginSet::load(runtime, Some(&dir), Grants::new(grants)).unwrap_or_else(|e| panic!("{e}"));
+        let options = LoadOptions {
+            plugin_dir: Some(dir.clone()),
+            grants: Grants::new(grants),
+            allow_override: ["bookkeeper".to_string()].into(),
+            ..LoadOptions::default()
+        };
+        let set = PluginSet::load(runtime, &options).unwrap_or_else(|e| panic!("{e}"));
         let _ = std::fs::remove_dir_all(&dir);
         set
     })

@@ -32,7 +32,7 @@ sed "s|^  user:\$|  user:\n    as: $USER_NAME\n    as-groups: [system:serviceacc
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 RUST_LOG=warn "$OPERATOR" run --kubeconfig "$WORK/kubeconfig.yaml" --watch-namespace "$NS" --identity bench \
-  --listen "127.0.0.1:$port" 2>"$WORK/operator.log" &
+  --listen "127.0.0.1:$port" --admin-listen 127.0.0.1:0 2>"$WORK/operator.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 deadline=$((SECONDS + 60))

@@ -49,7 +49,8 @@ up() {
   service_account_kubeconfig "$KUBECONFIG" "$STATE/operator-kubeconfig.yaml" default
   log "starting the operator locally (log: $STATE/operator.log)"
   RUST_LOG="${RUST_LOG:-info}" "$OPERATOR" run --kubeconfig "$STATE/operator-kubeconfig.yaml" \
-    --watch-namespace default --listen 127.0.0.1:"${DEMO_PORT:-8080}" >"$STATE/operator.log" 2>&1 &
+    --watch-namespace default --listen 127.0.0.1:"${DEMO_PORT:-8080}" \
+    --admin-listen 127.0.0.1:"${DEMO_ADMIN_PORT:-8081}" >"$STATE/operator.log" 2>&1 &
   echo $! > "$STATE/operator.pid"
   for _ in $(seq 100); do
     curl -fsS "127.0.0.1:${DEMO_PORT:-8080}/readyz" >/dev/null 2>&1 && break
@@ -79,7 +80,8 @@ up() {
   kubectl get all -l ecs_cluster=ecs
   echo
   log "running; try: $("$CLUSTER" env); ${BIN_DIR}/kubectl describe ecscluster ecs"
-  log "metrics: curl 127.0.0.1:${DEMO_PORT:-8080}/metrics; stop with: make demo-down"
+  log "metrics: curl 127.0.0.1:${DEMO_PORT:-8080}/metrics; plugins in service:" \
+    "$OPERATOR plugins list --operator http://127.0.0.1:${DEMO_ADMIN_PORT:-8081}; stop with: make demo-down"
 }
 
 down() {

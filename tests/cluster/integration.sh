@@ -20,6 +20,8 @@ ECS_TEST_ZOOKEEPER="$("$ROOT/tests/cluster/zookeeper.sh" start 0 "$ZK_DIR" | tai
 export ECS_TEST_ZOOKEEPER
 cd "$ROOT"
 "${CARGO:-cargo}" test -p ecs-operator --test cluster -- --ignored --test-threads=1
+# Plugins swapped into a running operator, pinning, and `plugins list --operator`.
+"${CARGO:-cargo}" test -p ecs-operator --test hot_reload -- --ignored --test-threads=1
 # Scale-down by decommission, and deletion that removes the cluster's ZooKeeper tree.
 "${CARGO:-cargo}" test -p ecs-operator --test day2 -- --ignored --test-threads=1
 # The operator killed at random points (seeded) and the kube-apiserver restarted once.

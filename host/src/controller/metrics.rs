@@ -10,7 +10,8 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
-    /// `applied`, `unchanged`, `invalid`, `plugin_fault`, `api_error`, `standby`, `caches_syncing`, `deleted`.
+    /// `applied`, `unchanged`, `invalid`, `deleted`, `conflict`, `standby`, `caches_syncing`, and the
+    /// failures `plugin_fault`, `api_error`, `ownership_conflict`, `cleanup_failed`.
     pub result: String,
 }
 
@@ -23,6 +24,12 @@ pub struct PluginLabels {
 pub struct FaultLabels {
     pub plugin: String,
     pub fault: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FileLabels {
+    /// The plugin file that failed to load, as named in the plugin directory.
+    pub file: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,6 +53,10 @@ pub struct Metrics {
     pub writes: Family<WriteLabels, Counter>,
     pub leader: Gauge,
     pub clusters: Gauge,
+    /// Clusters whose `Ready` condition is not `True` (as last written to their status).
+    pub clusters_not_ready: Gauge,
+    pub plugin_reloads: Counter,
+    pub plugin_load_failures: Family<FileLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -60,6 +71,9 @@ impl Default for Metrics {
         let writes = Family::<WriteLabels, Counter>::default();
         let leader = Gauge::default();
         let clusters = Gauge::default();
+        let clusters_not_ready = Gauge::default();
+        let plugin_reloads = Counter::default();
+        let plugin_load_failures = Family::<FileLabels, Counter>::default();
         registry.register("reconciles", "Reconciles by result", reconciles.clone());
         registry.register("reconcile_duration_seconds", "Reconcile duration by result", reconcile_seconds.clone());
         registry.register("plugin_call_duration_seconds", "Plugin render time by plugin", plugin_call_seconds.clone());
@@ -67,6 +81,21 @@ impl Default for Metrics {
         registry.register("api_writes", "Write requests sent to the API server, by kind and verb", writes.clone());
         registry.register("leader", "1 while this replica holds the leader lease", leader.clone());
         registry.register("clusters", "ECSClusters in the watched namespaces", clusters.clone());
+        registry.register(
+            "clusters_not_ready",
+            "ECSClusters whose Ready condition is not True (absent counts as not Ready)",
+            clusters_not_ready.clone(),
+        );
+        registry.register(
+            "plugin_reloads",
+            "Plugin sets swapped in while running (a plugin file added, changed or removed)",
+            plugin_reloads.clone(),
+        );
+        registry.register(
+            "plugin_load_failures",
+            "Plugin files that failed to load or compile while running, by file",
+            plugin_load_failures.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -76,6 +105,9 @@ impl Default for Metrics {
             writes,
             leader,
             clusters,
+            clusters_not_ready,
+            plugin_reloads,
+            plugin_load_failures,
         }
     }
 }
@@ -98,6 +130,14 @@ impl Metrics {
 
     pub fn plugin_fault(&self, plugin: &str, fault: &str) {
         self.plugin_faults.get_or_create(&FaultLabels { plugin: plugin.to_string(), fault: fault.to_string() }).inc();
+    }
+
+    pub fn plugins_reloaded(&self) {
+        self.plugin_reloads.inc();
+    }
+
+    pub fn plugin_load_failed(&self, file: &str) {
+        self.plugin_load_failures.get_or_create(&FileLabels { file: file.to_string() }).inc();
     }
 
     pub fn encode(&self) -> String {

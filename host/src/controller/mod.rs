@@ -5,21 +5,24 @@
 //! - [`observe`]: the watches and caches; [`diff`]: "would applying change anything?";
 //! - [`apply`]: every write; [`status`]: conditions and members (pure);
 //! - [`reconcile`]: one reconcile; [`leader`]: Lease election; [`server`]: health and metrics;
-//! - [`zookeeper_tree`]: the cluster's ZooKeeper tree, marked as its own and removed on deletion.
+//! - [`zookeeper_tree`]: the cluster's ZooKeeper tree, marked as its own and removed on deletion;
+//! - [`plugin_watch`]: plugin files swapped in while running; [`admin`]: the `/plugins` endpoint.
 
+pub mod admin;
 pub mod apply;
 pub mod diff;
 pub mod leader;
 pub mod metrics;
 pub mod observe;
 pub mod ownership;
+pub mod plugin_watch;
 pub mod reconcile;
 pub mod server;
 pub mod status;
 pub mod zookeeper_tree;
 
 use crate::crd::ECSCluster;
-use crate::plugins::PluginSet;
+use crate::plugins::{FileFailure, PluginSet, Registry};
 use anyhow::Context as _;
 use futures::StreamExt;
 use kube::Client;
@@ -54,12 +57,17 @@ pub struct Options {
     /// Lease holder name; defaults to `$POD_NAME`, else host name and process id.
     pub identity: Option<String>,
     pub listen: SocketAddr,
+    /// The admin endpoint (`/plugins`); `None`: not served.
+    pub admin_listen: Option<SocketAddr>,
+    /// How often to look for changed plugin files; `None`: never (loaded at start only).
+    pub plugin_poll: Option<Duration>,
 }
 
 /// Shared by every reconcile.
 pub struct Context {
     pub client: Client,
-    pub plugins: Arc<PluginSet>,
+    /// The plugins in service; a reconcile takes the current set once, at its start.
+    pub plugins: Arc<Registry>,
     pub stores: Stores,
     pub clusters: Store<ECSCluster>,
     pub metrics: Arc<Metrics>,
@@ -125,7 +133,7 @@ async fn shutdown_signal() {
 /// Runs until SIGTERM / Ctrl-C, then hands the Lease over.
 pub async fn run(
     options: Options,
-    load_plugins: impl FnOnce(Arc<Metrics>) -> anyhow::Result<PluginSet> + Send + 'static,
+    load_plugins: impl FnOnce(Arc<Metrics>) -> anyhow::Result<(PluginSet, Vec<FileFailure>)> + Send + 'static,
 ) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(server::Health::default());
@@ -134,6 +142,14 @@ pub async fn run(
         .with_context(|| format!("listening on {}", options.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
     tokio::spawn(server::serve(listener, health.clone(), metrics.clone()));
+    let admin_listener = match options.admin_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address} (--admin-listen)"))?,
+        ),
+        None => None,
+    };
 
     let client = client(options.kubeconfig.as_deref()).await?;
     let own_namespace = client.default_namespace().to_string();
@@ -145,8 +161,15 @@ pub async fn run(
     tracing::info!(?scope, "watching ECSClusters");
 
     let plugin_metrics = metrics.clone();
-    let plugins = tokio::task::spawn_blocking(move || load_plugins(plugin_metrics)).await??;
-    let plugins = Arc::new(plugins);
+    let (plugins, failures) = tokio::task::spawn_blocking(move || load_plugins(plugin_metrics)).await??;
+    for failure in &failures {
+        metrics.plugin_load_failed(&plugin_watch::file_label(&failure.file));
+    }
+    let plugins = Arc::new(Registry::new(plugins));
+    if let Some(listener) = admin_listener {
+        tracing::info!(address = %listener.local_addr()?, "serving /plugins (admin)");
+        tokio::spawn(admin::serve(listener, plugins.clone()));
+    }
 
     let lease_namespace = match &scope {
         Scope::Namespace(ns) => ns.clone(),
@@ -167,7 +190,7 @@ pub async fn run(
     let reporter = Reporter { controller: "ecs-operator".into(), instance: Some(identity.clone()) };
     let ctx = Arc::new(Context {
         client: client.clone(),
-        plugins,
+        plugins: plugins.clone(),
         stores: stores.clone(),
         clusters: clusters.clone(),
         metrics: metrics.clone(),
@@ -200,8 +223,15 @@ pub async fn run(
         Some(e) => e.became_leader().boxed(),
         None => futures::stream::empty().boxed(),
     };
+    // Clusters to reconcile again because a plugin they use was swapped in.
+    let (plugin_changed, reconcile_for_plugins) = futures::channel::mpsc::unbounded();
+    if let Some(every) = options.plugin_poll {
+        let watch = plugin_watch::PluginWatch::new(ctx.clone(), plugin_changed, failures);
+        tokio::spawn(watch.run(every));
+    }
     with_triggers(controller, watches)
         .reconcile_all_on(became_leader)
+        .reconcile_on(reconcile_for_plugins)
         .graceful_shutdown_on(shutdown_signal())
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {

@@ -6,6 +6,7 @@ use super::status::{self, Outcome};
 use super::{Context, FINALIZER, LEGACY_FINALIZER, SKIP_ZOOKEEPER_CLEANUP, zookeeper_tree};
 use crate::crd::ECSCluster;
 use crate::pipeline::{self, Directives, RenderError, Rendered, load};
+use crate::plugins::PluginSet;
 use crate::{rollout, scaledown};
 use ecs_plugin_sdk::spec::ScaleDownStatus;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -42,7 +43,10 @@ pub async fn reconcile(cr: Arc<ECSCluster>, ctx: Arc<Context>) -> Result<Action,
         tracing::info_span!("reconcile", cluster = %cr.name_any(), namespace = %cr.namespace().unwrap_or_default());
     async move {
         let started = Instant::now();
-        ctx.metrics.clusters.set(ctx.clusters.state().len() as i64);
+        let clusters = ctx.clusters.state();
+        ctx.metrics.clusters.set(clusters.len() as i64);
+        let not_ready = clusters.iter().filter(|c| !status::is_ready(c.status.as_ref())).count();
+        ctx.metrics.clusters_not_ready.set(not_ready as i64);
         if !ctx.is_leader() {
             ctx.metrics.reconciled("standby", started.elapsed());
             return Ok(Action::await_change());
@@ -107,12 +111,13 @@ fn siblings(ctx: &Context, cr: &ECSCluster) -> Vec<String> {
 /// and hands `observed` back for the apply decisions.
 pub(super) async fn render(
     ctx: &Context,
+    plugins: &Arc<PluginSet>,
     cr: &ECSCluster,
     observed: Vec<Value>,
     directives: Directives,
 ) -> Result<(Result<Rendered, RenderError>, Vec<Value>), ReconcileError> {
     let cluster = load::plugin_cluster(cr);
-    let plugins = ctx.plugins.clone();
+    let plugins = plugins.clone();
     let siblings = siblings(ctx, cr);
     // Plugin calls are synchronous wasm execution (bounded by their deadline): off the async workers.
     tokio::task::spawn_blocking(move || {
@@ -128,7 +133,9 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
     let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default();
     let observed = ctx.stores.observed(&id);
     // Where version changes stand decides the versions each component is rendered with.
-    let views = rollout::view::components(&observed, ctx.plugins.reconciler_components());
+    // One plugin set for the whole reconcile: a plugin swapped in meanwhile serves the next one.
+    let plugins = ctx.plugins.current();
+    let views = rollout::view::components(&observed, plugins.reconciler_components());
     let step = rollout::advance(cr.status.as_ref(), &cr.spec, &views, now);
     // Where a bookie scale-down stands decides how many bookies run, and which one is retired.
     let bookies = scaledown::Bookies::read(&id.name, &observed, &ctx.stores.claims(&id));
@@ -140,7 +147,7 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
     let previous_scale = scale_down_record(ctx, cr, &bookies).await?;
     let scale = scaledown::advance(previous_scale.as_ref(), &bookies, &scale_ctx);
     let directives = Directives { versions: step.versions.clone(), bookie_scale_down: scale.directive };
-    let (rendered, observed) = render(ctx, cr, observed, directives).await?;
+    let (rendered, observed) = render(ctx, &plugins, cr, observed, directives).await?;
     let mut failure = None;
     let mut writes = Writes::default();
     let outcome = match &rendered {
@@ -159,7 +166,7 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
                 Ok(w) => {
                     writes = w;
                     let day2 = async {
-                        restart_next(ctx, cr, &step, &views, rendered).await?;
+                        restart_next(ctx, &plugins, cr, &step, &views, rendered).await?;
                         delete_claims(ctx, cr, &scale).await
                     };
                     match day2.await {
@@ -248,12 +255,13 @@ async fn sync(cr: &ECSCluster, ctx: &Context) -> Result<(&'static str, Action), 
 /// with an Event saying why.
 async fn restart_next(
     ctx: &Context,
+    plugins: &PluginSet,
     cr: &ECSCluster,
     step: &rollout::Step,
     views: &std::collections::BTreeMap<String, rollout::ComponentView>,
     rendered: &Rendered,
 ) -> Result<(), ApplyError> {
-    let desired = rollout::desired_hashes(&rendered.objects, ctx.plugins.reconciler_components());
+    let desired = rollout::desired_hashes(&rendered.objects, plugins.reconciler_components());
     let Some(restart) = rollout::restarts(step, views, &desired) else { return Ok(()) };
     let namespace = cr.namespace().unwrap_or_default();
     if apply::delete_pod(&ctx.client, &ctx.metrics, &namespace, &restart.pod, &restart.uid).await? {

@@ -300,6 +300,11 @@ fn to_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// Whether a cluster's last written status says `Ready` is `True` (no status yet: not Ready).
+pub fn is_ready(status: Option<&ECSClusterStatus>) -> bool {
+    status.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == READY && c.status == "True"))
+}
+
 /// A condition that changed between two statuses (for Events): its type, new status, reason, message.
 pub fn transitions<'a>(old: Option<&'a ECSClusterStatus>, new: &'a ECSClusterStatus) -> Vec<&'a Condition> {
     new.conditions
@@ -375,6 +380,18 @@ mod tests {
         assert_eq!(first, second);
         assert!(transitions(Some(&first), &second).is_empty());
         assert_eq!(get(&first, READY).message.as_deref(), Some("ready: bookie 2/3"));
+    }
+
+    #[test]
+    fn ready_only_when_the_ready_condition_is_true() {
+        assert!(!is_ready(None));
+        let waiting = compute(None, 1, &Outcome::Applied(&rendered(2), &idle(), &ScaleStep::default()), "t0");
+        assert!(!is_ready(Some(&waiting)));
+        let ready = compute(None, 1, &Outcome::Applied(&rendered(3), &idle(), &ScaleStep::default()), "t0");
+        assert!(is_ready(Some(&ready)));
+        // A fault keeps the last known Ready condition: still Ready.
+        let fault = compute(Some(&ready), 2, &Outcome::PluginFault("trapped".into()), "t1");
+        assert!(is_ready(Some(&fault)));
     }
 
     #[test]

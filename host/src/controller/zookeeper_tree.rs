@@ -140,7 +140,7 @@ pub async fn clean(cr: &ECSCluster, ctx: &Context) -> Result<bool, ReconcileErro
     let id = cluster_id(cr);
     let observed = ctx.stores.observed(&id);
     let versions = ecs_plugin_sdk::Versions::targets(&cr.spec);
-    let (rendered, _) = render(ctx, cr, observed, Directives::of(&versions)).await?;
+    let (rendered, _) = render(ctx, &ctx.plugins.current(), cr, observed, Directives::of(&versions)).await?;
     let trees: Vec<String> = match rendered {
         Ok(r) => r.cleanup.into_iter().map(|ecs_plugin_sdk::Cleanup::ZookeeperTree(p)| p).collect(),
         // A spec edited into something the plugins refuse still had a tree: the cluster's own.

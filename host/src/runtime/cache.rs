@@ -2,11 +2,16 @@
 //! compiled artifact about one. Entries are keyed by the wasm's sha256 and the engine's settings, so a
 //! new wasmtime or a changed configuration never loads a stale artifact.
 
+use ecs_plugin_sdk::PluginInfo;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// Compiled plugins kept at most (a built-in is a few MB compiled; the seven built-ins, a few
+/// third-party plugins and their previous versions fit many times over).
+const MAX_ENTRIES: usize = 48;
 
 pub struct CompileCache {
     dir: PathBuf,
@@ -35,12 +40,48 @@ impl CompileCache {
     }
 
     fn path_for(&self, wasm_sha256: &str) -> PathBuf {
-        let key: String = Sha256::digest(format!("{wasm_sha256}:{}", self.engine_key))
+        self.dir.join(format!("{}.cwasm", self.key(wasm_sha256, "")))
+    }
+
+    /// What a plugin said of itself, as this version of the host checked it.
+    fn info_path_for(&self, wasm_sha256: &str) -> PathBuf {
+        let checker = concat!("info:", env!("CARGO_PKG_VERSION"), ":");
+        let checker = format!("{checker}{}", ecs_plugin_sdk::CONTRACT_VERSION);
+        self.dir.join(format!("{}.info.json", self.key(wasm_sha256, &checker)))
+    }
+
+    fn key(&self, wasm_sha256: &str, extra: &str) -> String {
+        Sha256::digest(format!("{wasm_sha256}:{}{extra}", self.engine_key))
             .iter()
             .take(16)
             .map(|b| format!("{b:02x}"))
-            .collect();
-        self.dir.join(format!("{key}.cwasm"))
+            .collect()
+    }
+
+    /// The description of a plugin checked before, so that an unused one need not be mapped to be
+    /// described again.
+    pub fn load_info(&self, wasm_sha256: &str) -> Option<PluginInfo> {
+        let text = std::fs::read(self.info_path_for(wasm_sha256)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Stores what a plugin that passed the load checks said of itself; a failure is only logged.
+    pub fn store_info(&self, wasm_sha256: &str, info: &PluginInfo) {
+        let write = || -> std::io::Result<()> {
+            create_private_dir(&self.dir)?;
+            let path = self.info_path_for(wasm_sha256);
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, serde_json::to_vec(info).map_err(std::io::Error::other)?)?;
+            std::fs::rename(&tmp, &path)
+        };
+        if let Err(e) = write() {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "could not write the compiled-plugin cache");
+        }
+    }
+
+    /// Whether compiled code for this digest is cached.
+    pub fn contains(&self, wasm_sha256: &str) -> bool {
+        self.path_for(wasm_sha256).is_file()
     }
 
     /// A cached component, or `None` on a miss or an unreadable entry (which is then recompiled).
@@ -52,7 +93,14 @@ impl CompileCache {
         // SAFETY: the file is one this cache wrote (atomically, into a directory it created) for this
         // engine configuration; wasmtime still checks the artifact's header and compatibility.
         match unsafe { Component::deserialize_file(engine, &path) } {
-            Ok(component) => Some(component),
+            Ok(component) => {
+                // Recently used entries are the ones pruning keeps.
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                Some(component)
+            }
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "ignoring unusable compiled-plugin cache entry");
                 None
@@ -73,7 +121,30 @@ impl CompileCache {
         let path = self.path_for(wasm_sha256);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path)
+        std::fs::rename(&tmp, &path)?;
+        self.prune();
+        Ok(())
+    }
+
+    /// Keeps the cache bounded: an operator that has plugins swapped in for months, or a plugin
+    /// author rebuilding all day, would otherwise fill the disk. The least recently used entries go
+    /// first; one still needed is only compiled again.
+    fn prune(&self) {
+        for (suffix, keep) in [(".cwasm", MAX_ENTRIES), (".info.json", MAX_ENTRIES * 4)] {
+            let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+            let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
+                .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+                .collect();
+            if files.len() <= keep {
+                continue;
+            }
+            files.sort();
+            for (_, path) in &files[..files.len() - keep] {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -89,4 +160,34 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
     #[cfg(not(unix))]
     std::fs::create_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn pruning_keeps_the_most_recently_used_entries() {
+        let dir = std::env::temp_dir().join(format!("ecs-cache-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cache = CompileCache::new(dir.clone(), &Engine::default());
+        let base = SystemTime::now() - Duration::from_secs(3600);
+        for i in 0..MAX_ENTRIES + 2 {
+            let path = dir.join(format!("{i:03}.cwasm"));
+            std::fs::write(&path, b"x").unwrap();
+            let f = std::fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(base + Duration::from_secs(i as u64)).unwrap();
+        }
+        std::fs::write(dir.join("other.txt"), b"not ours").unwrap();
+        cache.prune();
+        let mut left: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left.len(), MAX_ENTRIES + 1);
+        assert_eq!(left[0], "002.cwasm", "the two oldest entries went");
+        assert!(left.contains(&"other.txt".to_string()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -137,4 +137,15 @@ pub enum LoadError {
     Missing { name: String },
     #[error("setting up the WebAssembly engine: {0}")]
     Engine(String),
+    #[error(
+        "{origin}: plugin {name} would replace the built-in plugin of that name; refused (start the \
+         operator with `--allow-override {name}` to allow it)"
+    )]
+    OverrideNotAllowed { name: String, origin: String },
+    #[error("{origin}: its sha256 {sha256} is pinned for no plugin in {pins}; refused without running it")]
+    Unpinned { origin: String, sha256: String, pins: String },
+    #[error("{origin}: its sha256 is pinned for plugin {pinned} in {pins}, but it describes itself as {said}; refused")]
+    PinnedAsOther { origin: String, pinned: String, said: String, pins: String },
+    #[error("plugin pins {path}: {message}")]
+    Pins { path: String, message: String },
 }

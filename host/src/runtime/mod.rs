@@ -34,8 +34,8 @@ use limits::MemoryLimiter;
 use sha2::{Digest, Sha256};
 use slots::Slots;
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stderr::BoundedStderr;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -84,14 +84,46 @@ enum WorldPre {
     Tier2(Tier2ProviderPre<CallState>),
 }
 
-/// A loaded, ready-to-instantiate plugin.
+/// Where a plugin's wasm is read again when it must be compiled after it was unloaded.
+#[derive(Clone, Debug)]
+pub enum WasmBytes {
+    /// Embedded in the operator binary: always there, never changes.
+    Static(&'static [u8]),
+    /// A plugin file: read again and checked against the digest it was loaded with.
+    File(std::path::PathBuf),
+}
+
+/// How a plugin has fared since it was loaded; read by `plugins list` and the admin endpoint.
+#[derive(Debug)]
+pub struct Stats {
+    /// When this version was loaded (swapped in).
+    pub loaded_at: std::time::SystemTime,
+    /// How long compiling (or loading it from the cache) and checking it took.
+    pub load_time: Duration,
+    pub calls: AtomicU64,
+    /// Failed calls, but not a spec the plugin rejected (that is the user's error, not the plugin's).
+    pub faults: AtomicU64,
+}
+
+/// A plugin: what it said of itself when it was checked, and, while it is in use, its compiled
+/// code ready to instantiate. Tier-2 providers are compiled and mapped only once a cluster uses one
+/// (see [`Runtime::load_lazily`]): every loaded plugin costs resident memory for its code.
 pub struct Plugin {
     pub info: sdk::PluginInfo,
     pub source: PluginSource,
     pub sha256: String,
-    pre: WorldPre,
+    pub stats: Stats,
+    wasm: WasmBytes,
+    pre: Mutex<Option<Arc<WorldPre>>>,
     /// Its share of the runtime's instance pool.
     share: Slots,
+}
+
+impl Plugin {
+    /// Whether its code is compiled and mapped now.
+    pub fn is_loaded(&self) -> bool {
+        self.pre.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
 }
 
 impl fmt::Debug for Plugin {
@@ -192,6 +224,17 @@ impl Drop for EpochTicker {
     }
 }
 
+impl Stats {
+    fn new(load_time: Duration) -> Self {
+        Stats {
+            loaded_at: std::time::SystemTime::now(),
+            load_time,
+            calls: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
+        }
+    }
+}
+
 /// Told the plugin name, export and duration of every plugin call.
 pub type CallObserver = Box<dyn Fn(&str, &'static str, Duration) + Send + Sync>;
 
@@ -217,10 +260,17 @@ impl Runtime {
         // A fresh instance per call is cheap only if its memory comes from a warm pool.
         let n = limits.concurrent_calls.max(1);
         let mut pool = PoolingAllocationConfig::new();
+        // Sized for `n` calls of the largest plugins we accept, and capped per component so that a
+        // bigger one fails alone. Core instances per component (measured): Rust 3, JavaScript
+        // (componentize-js) 4, Python (componentize-py: CPython's libraries linked as modules) 14;
+        // each defines 1 memory and 2 tables. Core instances are only counted, never reserved.
         pool.total_component_instances(n)
-            .total_core_instances(n.saturating_mul(4))
+            .total_core_instances(n.saturating_mul(16))
+            .max_core_instances_per_component(32)
             .total_memories(n.saturating_mul(2))
+            .max_memories_per_component(4)
             .total_tables(n.saturating_mul(4))
+            .max_tables_per_component(8)
             .max_memory_size(limits.memory_bytes)
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -246,31 +296,154 @@ impl Runtime {
 
     /// Compiles (or loads from the cache) and checks a plugin: it must export one of the two worlds,
     /// implement this host's contract, and describe itself consistently.
-    pub fn load(&self, source: PluginSource, wasm: &[u8], sha256: Option<&str>) -> Result<Plugin, LoadError> {
-        let origin = source.to_string();
-        let sha256 = sha256.map(str::to_string).unwrap_or_else(|| hex(&Sha256::digest(wasm)));
-        let component = self.compile(&origin, wasm, &sha256)?;
+    ///
+    /// `bytes` is the component as read (and, for a file, pinned) by the caller, `sha256` its digest
+    /// (computed here if not given); `wasm` says where to read it again if it is unloaded.
+    pub fn load(
+        &self,
+        source: PluginSource,
+        wasm: WasmBytes,
+        bytes: &[u8],
+        sha256: Option<&str>,
+    ) -> Result<Plugin, LoadError> {
+        let started = Instant::now();
+        let sha256 = sha256.map(str::to_string).unwrap_or_else(|| digest(bytes));
+        let pre = self.prepare(&source.to_string(), bytes, &sha256)?;
+        let plugin = self.checked(source, wasm, sha256, pre, started)?;
+        if let Some(cache) = &self.cache {
+            cache.store_info(&plugin.sha256, &plugin.info);
+        }
+        Ok(plugin)
+    }
+
+    /// Like [`Runtime::load`], but a Tier-2 provider is left unloaded (its code unmapped) until its
+    /// first call: most operators run clusters of one Tier-2 kind, and each compiled plugin costs
+    /// resident memory. With the compile cache, a provider seen before is not even mapped to be
+    /// described: what it said of itself is cached with its code, under its digest.
+    pub fn load_lazily(
+        &self,
+        source: PluginSource,
+        wasm: WasmBytes,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<Plugin, LoadError> {
+        if let Some(info) = self.cache.as_ref().filter(|c| c.contains(sha256)).and_then(|c| c.load_info(sha256))
+            && info.kind == PluginKind::Tier2Provider
+        {
+            return Ok(Plugin {
+                info,
+                source,
+                sha256: sha256.to_string(),
+                stats: Stats::new(Duration::ZERO),
+                wasm,
+                pre: Mutex::new(None),
+                share: Slots::new(self.limits.plugin_share()),
+            });
+        }
+        // A file can only be left unloaded if its code is cached: the file itself may change.
+        let reloadable = matches!(wasm, WasmBytes::Static(_)) || self.cache.is_some();
+        let plugin = self.load(source, wasm, bytes, Some(sha256))?;
+        if plugin.info.kind == PluginKind::Tier2Provider && reloadable {
+            *plugin.pre.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        Ok(plugin)
+    }
+
+    fn read(&self, source: &PluginSource, wasm: &WasmBytes) -> Result<std::borrow::Cow<'static, [u8]>, LoadError> {
+        match wasm {
+            WasmBytes::Static(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+            WasmBytes::File(path) => std::fs::read(path)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| LoadError::Io { path: source.to_string(), message: e.to_string() }),
+        }
+    }
+
+    /// Compiles (or loads from the cache) and links a component, and finds which world it exports.
+    fn prepare(&self, origin: &str, wasm: &[u8], sha256: &str) -> Result<WorldPre, LoadError> {
+        let component = self.compile(origin, wasm, sha256)?;
+        self.link(origin, component)
+    }
+
+    fn link(&self, origin: &str, component: Component) -> Result<WorldPre, LoadError> {
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| LoadError::Compile { origin: origin.clone(), message: untrusted(&e) })?;
-        let pre = match ReconcilerPre::new(instance_pre.clone()) {
-            Ok(pre) => WorldPre::Reconciler(pre),
+            .map_err(|e| LoadError::Compile { origin: origin.to_string(), message: untrusted(&e) })?;
+        match ReconcilerPre::new(instance_pre.clone()) {
+            Ok(pre) => Ok(WorldPre::Reconciler(pre)),
             Err(reconciler_err) => match Tier2ProviderPre::new(instance_pre) {
-                Ok(pre) => WorldPre::Tier2(pre),
-                Err(tier2_err) => {
-                    return Err(LoadError::WrongWorld {
-                        origin,
-                        contract: CONTRACT_VERSION,
-                        message: format!(
-                            "as a reconciler: {}; as a tier2-provider: {}",
-                            untrusted(&reconciler_err),
-                            untrusted(&tier2_err)
-                        ),
-                    });
-                }
+                Ok(pre) => Ok(WorldPre::Tier2(pre)),
+                Err(tier2_err) => Err(LoadError::WrongWorld {
+                    origin: origin.to_string(),
+                    contract: CONTRACT_VERSION,
+                    message: format!(
+                        "as a reconciler: {}; as a tier2-provider: {}",
+                        untrusted(&reconciler_err),
+                        untrusted(&tier2_err)
+                    ),
+                }),
             },
+        }
+    }
+
+    /// The compiled code of a plugin, compiling (or loading it from the cache) on its first call
+    /// after it was left unloaded. A file that changed since is refused: its digest is the one the
+    /// plugin was checked (and pinned) with.
+    fn ready(&self, plugin: &Plugin) -> Result<Arc<WorldPre>, Fault> {
+        let mut slot = plugin.pre.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pre) = slot.as_ref() {
+            return Ok(pre.clone());
+        }
+        let started = Instant::now();
+        let origin = plugin.source.to_string();
+        let runtime_fault = |e: LoadError| Fault::Runtime(e.to_string());
+        // The cached code first: the file may have been replaced since (by a version that is
+        // refused, while this one stays in service).
+        let pre = match self.cache.as_ref().and_then(|c| c.load(&self.engine, &plugin.sha256)) {
+            Some(component) => self.link(&origin, component).map_err(runtime_fault)?,
+            None => {
+                let bytes = self.read(&plugin.source, &plugin.wasm).map_err(runtime_fault)?;
+                let sha256 = match plugin.wasm {
+                    // The binary's own: its digest was taken when it was built.
+                    WasmBytes::Static(_) => plugin.sha256.clone(),
+                    WasmBytes::File(_) => digest(&bytes),
+                };
+                if sha256 != plugin.sha256 {
+                    return Err(Fault::Runtime(format!(
+                        "{origin} changed since it was loaded (sha256 {sha256}, loaded as {}), and its \
+                         compiled code is no longer cached",
+                        plugin.sha256
+                    )));
+                }
+                self.prepare(&origin, &bytes, &sha256).map_err(runtime_fault)?
+            }
         };
+        let world_kind = match pre {
+            WorldPre::Reconciler(_) => PluginKind::Reconciler,
+            WorldPre::Tier2(_) => PluginKind::Tier2Provider,
+        };
+        if world_kind != plugin.info.kind {
+            return Err(Fault::Runtime(format!("{origin} no longer exports the world it was loaded with")));
+        }
+        tracing::info!(
+            plugin = %plugin.info.name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded plugin on first use"
+        );
+        let pre = Arc::new(pre);
+        *slot = Some(pre.clone());
+        Ok(pre)
+    }
+
+    fn checked(
+        &self,
+        source: PluginSource,
+        wasm: WasmBytes,
+        sha256: String,
+        pre: WorldPre,
+        started: Instant,
+    ) -> Result<Plugin, LoadError> {
+        let origin = source.to_string();
         let mut plugin = Plugin {
             info: sdk::PluginInfo {
                 name: origin.clone(),
@@ -282,13 +455,15 @@ impl Runtime {
             },
             source,
             sha256,
-            pre,
+            stats: Stats::new(Duration::ZERO),
+            wasm,
+            pre: Mutex::new(Some(Arc::new(pre))),
             share: Slots::new(self.limits.plugin_share()),
         };
         let info = self.describe(&plugin).map_err(|source| LoadError::Describe { origin: origin.clone(), source })?;
-        let world = match plugin.pre {
-            WorldPre::Reconciler(_) => ("reconciler", PluginKind::Reconciler),
-            WorldPre::Tier2(_) => ("tier2-provider", PluginKind::Tier2Provider),
+        let world = match plugin.pre.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
+            Some(WorldPre::Tier2(_)) => ("tier2-provider", PluginKind::Tier2Provider),
+            _ => ("reconciler", PluginKind::Reconciler),
         };
         if info.kind != world.1 {
             return Err(LoadError::KindMismatch { origin, said: format!("{:?}", info.kind), world: world.0 });
@@ -300,6 +475,8 @@ impl Runtime {
             return Err(LoadError::BadName { origin, name: info.name });
         }
         plugin.info = info;
+        // Calls made to check it are not the plugin's calls in service.
+        plugin.stats = Stats::new(started.elapsed());
         Ok(plugin)
     }
 
@@ -370,6 +547,7 @@ impl Runtime {
         if let Some(observe) = &self.observer {
             observe(&plugin.info.name, op, elapsed);
         }
+        plugin.stats.calls.fetch_add(1, Ordering::Relaxed);
         result.map_err(|fault| self.fault(plugin, op, fault))
     }
 
@@ -392,8 +570,9 @@ impl Runtime {
         if waited > Duration::from_millis(10) {
             tracing::debug!(waited_ms = waited.as_millis() as u64, "plugin call waited for a slot");
         }
+        let pre = self.ready(plugin)?;
         let (mut store, stderr) = self.new_store(plugin);
-        let result = f(&mut store, &plugin.pre);
+        let result = f(&mut store, &pre);
         let state = store.data();
         if state.logs_dropped > 0 {
             tracing::warn!(dropped = state.logs_dropped, "plugin exceeded its log budget");
@@ -539,6 +718,9 @@ impl Runtime {
     }
 
     fn fault(&self, plugin: &Plugin, op: &'static str, fault: Fault) -> PluginCallError {
+        if !matches!(fault, Fault::InvalidInput(_)) {
+            plugin.stats.faults.fetch_add(1, Ordering::Relaxed);
+        }
         PluginCallError { plugin: plugin.info.name.clone(), op, fault }
     }
 }
@@ -568,6 +750,11 @@ fn valid_plugin_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-')
         && !name.ends_with('-')
+}
+
+/// The sha256 of a component, in lowercase hex: how plugins are pinned and cached.
+pub fn digest(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -197,18 +197,32 @@ impl Drop for Namespace {
 pub struct Operator {
     pub child: Child,
     pub port: u16,
+    /// The admin endpoint's port (`/plugins`), unless the test chose its own `--admin-listen`.
+    pub admin_port: Option<u16>,
     pub log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Operator {
     pub fn start(ns: &Namespace, identity: &str, extra: &[&str]) -> Operator {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
+        // Several operators run at once (two replicas, tests in parallel): none may take the
+        // default admin port.
+        let admin_port = (!extra.contains(&"--admin-listen")).then(free_port);
         let log = ns.dir.join(format!("operator-{identity}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_ecs-operator"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-operator"));
+        command
             .args(["run", "--watch-namespace", &ns.name, "--identity", identity])
             .arg("--kubeconfig")
             .arg(ns.dir.join("kubeconfig.yaml"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        if let Some(admin) = admin_port {
+            command.args(["--admin-listen", &format!("127.0.0.1:{admin}")]);
+        }
+        let child = command
             .args(extra)
             .env(
                 "RUST_LOG",
@@ -218,7 +232,7 @@ impl Operator {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let mut op = Operator { child, port, log };
+        let mut op = Operator { child, port, admin_port, log };
         wait_for("the operator's /readyz", T, || {
             assert!(op.child.try_wait().unwrap().is_none(), "the operator exited:\n{}", op.log_text());
             http_get(op.port, "/readyz").filter(|(status, _)| *status == 200)

@@ -38,7 +38,9 @@ impl Tier2Provider for NfsInline {
     fn describe() -> PluginInfo {
         // An inline NFS volume is not allowed by Pod Security "restricted": the operator's admin grants
         // it to this plugin (`--grant tier2-nfs-inline=volumes:nfs`), and the namespace needs "baseline".
-        ecs_plugin_sdk::plugin_info!("tier2-nfs-inline", PluginKind::Tier2Provider, "tier2", &["volumes:nfs"])
+        let info =
+            ecs_plugin_sdk::plugin_info!("tier2-nfs-inline", PluginKind::Tier2Provider, "tier2", &["volumes:nfs"]);
+        if cfg!(feature = "v2") { PluginInfo { version: format!("{}+v2", info.version), ..info } } else { info }
     }
 
     fn validate(input: &Tier2Input) -> Vec<FieldError> {
@@ -47,11 +49,16 @@ impl Tier2Provider for NfsInline {
 
     fn provide(input: &Tier2Input) -> Result<Tier2Wiring, PluginError> {
         let config: Config = tier2::validated_config(input, check)?;
+        let export = format!("{}:{}", config.server, config.path);
         // Mounted at /mnt/tier2 and announced to the nodes as a FILESYSTEM Tier-2, like a claimed volume.
-        tier2::mounted_filesystem(Volume {
+        let mut wiring = tier2::mounted_filesystem(Volume {
             nfs: Some(NFSVolumeSource { server: config.server, path: config.path, read_only: Some(config.read_only) }),
             ..Default::default()
-        })
+        })?;
+        if cfg!(feature = "v2") {
+            wiring.env.push(ecs_plugin_sdk::EnvVar::new("NFS_EXPORT", export));
+        }
+        Ok(wiring)
     }
 }
 
