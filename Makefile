@@ -10,7 +10,7 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 PLUGIN_PACKAGES := ecs-plugin-bookkeeper ecs-plugin-controller ecs-plugin-node ecs-plugin-tier2-nfs \
 	ecs-plugin-tier2-filestore ecs-plugin-tier2-hdfs ecs-plugin-tier2-ecs ecs-plugin-hostile \
-	ecs-plugin-hostile-tier2 ecs-plugin-tier2-nfs-inline
+	ecs-plugin-hostile-tier2 ecs-plugin-tier2-nfs-inline ecs-plugin-tier2-s3
 PLUGIN_FLAGS := $(addprefix -p ,$(PLUGIN_PACKAGES))
 BIN := target/debug/ecs-operator
 WASM_OUT := target/$(WASM_TARGET)/plugin
@@ -39,7 +39,7 @@ plugins: wasm-target
 	cp $(WASM_OUT)/ecs_plugin_tier2_nfs_inline.wasm $(EXAMPLE_PLUGIN_V2_DIR)/
 	$(CARGO) build --profile plugin --target $(WASM_TARGET) $(PLUGIN_FLAGS)
 	mkdir -p $(EXAMPLE_PLUGIN_DIR)
-	cp $(WASM_OUT)/ecs_plugin_tier2_nfs_inline.wasm $(EXAMPLE_PLUGIN_DIR)/
+	cp $(WASM_OUT)/ecs_plugin_tier2_nfs_inline.wasm $(WASM_OUT)/ecs_plugin_tier2_s3.wasm $(EXAMPLE_PLUGIN_DIR)/
 
 build: plugins
 	$(CARGO) build -p ecs-operator
@@ -80,6 +80,7 @@ cases: build
 	# decision the operator took next.
 	$(BIN) test tests/recorded-upgrade
 	$(BIN) test plugins/examples/tier2-nfs-inline/cases --plugin-dir $(EXAMPLE_PLUGIN_DIR) --grant tier2-nfs-inline=volumes:nfs
+	$(BIN) test plugins/examples/tier2-s3/cases --plugin-dir $(EXAMPLE_PLUGIN_DIR)
 
 schema-check: cases
 	scripts/validate-schemas.sh $(KUBE_VERSION) tests/cases/*/expected.yaml tests/recorded-upgrade/*/expected.yaml \

@@ -24,6 +24,8 @@ cd "$ROOT"
 "${CARGO:-cargo}" test -p ecs-operator --test hot_reload -- --ignored --test-threads=1
 # Scale-down by decommission, and deletion that removes the cluster's ZooKeeper tree.
 "${CARGO:-cargo}" test -p ecs-operator --test day2 -- --ignored --test-threads=1
+# The example S3 Tier-2 provider dropped in from target/example-plugins: wiring, edits, field errors.
+"${CARGO:-cargo}" test -p ecs-operator --test s3_example -- --ignored
 # The operator killed at random points (seeded) and the kube-apiserver restarted once.
 "${CARGO:-cargo}" test -p ecs-operator --test chaos -- --ignored --nocapture
 # Rolling upgrades: order, one pod at a time, failures, rollbacks, a killed operator, replays.
