@@ -14,7 +14,7 @@ use futures::channel::mpsc::UnboundedSender;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,9 @@ pub struct PluginWatch {
     reconcile: UnboundedSender<ObjectRef<ECSCluster>>,
     /// Failures found before the caches could say whom they concern: reported once they can.
     pending: Vec<FileFailure>,
+    /// What the last look failed on: a manifest or directory that stays unreadable fails every
+    /// look, and is reported once, not every few seconds.
+    last_failures: BTreeSet<(PathBuf, String)>,
 }
 
 /// The metric label of a plugin file: its name within the plugin directory.
@@ -36,7 +39,7 @@ impl PluginWatch {
         reconcile: UnboundedSender<ObjectRef<ECSCluster>>,
         pending: Vec<FileFailure>,
     ) -> Self {
-        PluginWatch { ctx, reconcile, pending }
+        PluginWatch { ctx, reconcile, pending, last_failures: BTreeSet::new() }
     }
 
     pub async fn run(mut self, every: Duration) {
@@ -62,7 +65,14 @@ impl PluginWatch {
                 self.swap(set, &reload.changed).await;
             }
             let current = self.ctx.plugins.current();
+            let seen = std::mem::replace(
+                &mut self.last_failures,
+                reload.failures.iter().map(|f| (f.file.clone(), f.error.clone())).collect(),
+            );
             for failure in reload.failures {
+                if seen.contains(&(failure.file.clone(), failure.error.clone())) {
+                    continue;
+                }
                 self.ctx.metrics.plugin_load_failed(&file_label(&failure.file));
                 if self.ctx.health.is_ready() {
                     self.report_failure(&current, &failure).await;
