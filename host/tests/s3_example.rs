@@ -12,7 +12,6 @@ use common::live::*;
 use common::{kubectl, kubectl_in, wait_for};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 const CLUSTER: &str = "s3";
 /// What the test's Secret holds: it must appear in no object the operator writes.
@@ -76,27 +75,6 @@ fn plugin_dir(ns: &Namespace) -> String {
     dir.to_string_lossy().into_owned()
 }
 
-/// (kind, name) of what `ecs-operator render --plugin-dir` makes of `manifest` offline.
-fn rendered_with(plugins: &str, ns: &Namespace, manifest: &str) -> Vec<(String, String)> {
-    let file = ns.dir.join("rendered-cluster.yaml");
-    std::fs::write(&file, manifest.replacen("metadata:\n", &format!("metadata:\n  namespace: {}\n", ns.name), 1))
-        .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ecs-operator"))
-        .args(["render", "-o", "json", "--plugin-dir", plugins, "-f"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let objects: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let list = objects.get("items").unwrap_or(&objects).as_array().unwrap().clone();
-    let mut items: Vec<(String, String)> = list
-        .iter()
-        .map(|o| (o["kind"].as_str().unwrap().to_string(), o["metadata"]["name"].as_str().unwrap().to_string()))
-        .collect();
-    items.sort();
-    items
-}
-
 fn node_config(ns: &Namespace) -> Option<Value> {
     Some(ns.get("configmap", &format!("{CLUSTER}-ecs-node"))?["data"].clone())
 }
@@ -116,7 +94,7 @@ fn the_s3_example_provider_wires_the_segment_store_and_follows_edits() {
     ns.apply(&s3_cluster("ecs-tier2"));
     ns.wait_ready(CLUSTER);
     // Exactly what the CLI renders offline with the same plugin directory; no Tier-2 claim.
-    assert_eq!(ns.managed(CLUSTER), rendered_with(&plugins, &ns, &s3_cluster("ecs-tier2")));
+    assert_eq!(ns.managed(CLUSTER), rendered_with(&ns.name, &s3_cluster("ecs-tier2"), &["--plugin-dir", &plugins]));
     assert!(ns.names("pvc", "").iter().all(|c| !c.contains("tier2")), "{:?}", ns.names("pvc", ""));
 
     let data = node_config(&ns).unwrap();

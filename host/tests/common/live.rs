@@ -358,10 +358,17 @@ pub fn tier2_claim(name: &str) -> String {
 
 /// (kind, name) of every object `ecs-operator render` says the cluster should have.
 pub fn rendered(ns: &str, manifest: &str) -> Vec<(String, String)> {
+    rendered_with(ns, manifest, &[])
+}
+
+/// [`rendered`], with more `render` arguments (e.g. `--plugin-dir`).
+pub fn rendered_with(ns: &str, manifest: &str, args: &[&str]) -> Vec<(String, String)> {
     let file = std::env::temp_dir().join(format!("ecs-it-render-{ns}.yaml"));
-    std::fs::write(&file, manifest.replace("metadata:\n", &format!("metadata:\n  namespace: {ns}\n"))).unwrap();
+    std::fs::write(&file, manifest.replacen("metadata:\n", &format!("metadata:\n  namespace: {ns}\n"), 1)).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ecs-operator"))
-        .args(["render", "-o", "json", "-f"])
+        .args(["render", "-o", "json"])
+        .args(args)
+        .arg("-f")
         .arg(&file)
         .output()
         .unwrap();
