@@ -2,52 +2,28 @@
 //! list` prints), and the client `plugins list --operator` reads it with. Loopback by default: it
 //! names plugin files and digests, and says nothing a metrics scraper needs.
 
+use super::server::{response, serve_paths};
 use crate::plugins::Registry;
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn respond(registry: &Registry, path: &str) -> Response<Full<Bytes>> {
-    let (status, content_type, body) = match path {
+    match path {
         "/plugins" => match serde_json::to_string(&registry.current().report()) {
-            Ok(json) => (StatusCode::OK, "application/json", json),
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, "text/plain", e.to_string()),
+            Ok(json) => response(StatusCode::OK, "application/json", json),
+            Err(e) => response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", e.to_string()),
         },
-        _ => (StatusCode::NOT_FOUND, "text/plain", "not found; try /plugins".to_string()),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
-    response
+        _ => response(StatusCode::NOT_FOUND, "text/plain", "not found; try /plugins".to_string()),
+    }
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, registry: Arc<Registry>) {
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                tracing::warn!(error = %e, "accepting an admin connection");
-                continue;
-            }
-        };
-        let registry = registry.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let response = respond(&registry, req.uri().path());
-                async move { Ok::<_, std::convert::Infallible>(response) }
-            });
-            if let Err(e) =
-                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
-            {
-                tracing::debug!(error = %e, "serving an admin connection");
-            }
-        });
-    }
+    serve_paths(listener, Arc::new(move |path: &str| respond(&registry, path))).await
 }
 
 /// `GET {base}{path}` from an operator's admin endpoint (`http://host:port`), as text.

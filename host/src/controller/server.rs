@@ -34,6 +34,11 @@ fn respond(health: &Health, metrics: &Metrics, path: &str) -> Response<Full<Byte
         "/metrics" => (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode()),
         _ => (StatusCode::NOT_FOUND, "text/plain", "not found".to_string()),
     };
+    response(status, content_type, body)
+}
+
+/// A response with its status and content type.
+pub fn response(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
@@ -41,6 +46,14 @@ fn respond(health: &Health, metrics: &Metrics, path: &str) -> Response<Full<Byte
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, health: Arc<Health>, metrics: Arc<Metrics>) {
+    serve_paths(listener, Arc::new(move |path: &str| respond(&health, &metrics, path))).await
+}
+
+/// Answers a request by its path.
+pub type Responder = Arc<dyn Fn(&str) -> Response<Full<Bytes>> + Send + Sync>;
+
+/// Serves GET requests on `listener`, answering each by its path (HTTP/1, plain text or JSON).
+pub async fn serve_paths(listener: tokio::net::TcpListener, respond: Responder) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -49,10 +62,10 @@ pub async fn serve(listener: tokio::net::TcpListener, health: Arc<Health>, metri
                 continue;
             }
         };
-        let (health, metrics) = (health.clone(), metrics.clone());
+        let respond = respond.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let response = respond(&health, &metrics, req.uri().path());
+                let response = respond(req.uri().path());
                 async move { Ok::<_, std::convert::Infallible>(response) }
             });
             if let Err(e) =
