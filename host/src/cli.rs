@@ -53,6 +53,11 @@ pub enum Command {
     Run(RunArgs),
     /// Capture a live ECSCluster and its objects as a recorded-spec case for `test`.
     Record(RecordArgs),
+    /// Write a plugin of your own, in Rust, Python or JavaScript: `new`, `build`, `test`, `wit`.
+    Plugin {
+        #[command(subcommand)]
+        command: crate::author::PluginCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -447,6 +452,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Test(args) => test(args),
         Command::Run(args) => operator(args),
         Command::Record(args) => record(args),
+        Command::Plugin { command } => crate::author::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@
 //! - [`controller`]: `ecs-operator run`, the operator; [`record`]: live cluster -> recorded case.
 //! - [`testcases`]: the recorded-spec runner; [`output`]: printing; [`cli`]: the command line.
 
+pub mod author;
 pub mod cli;
 pub mod controller;
 pub mod crd;

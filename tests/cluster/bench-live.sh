@@ -34,7 +34,17 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 RUST_LOG=warn "$OPERATOR" run --kubeconfig "$WORK/kubeconfig.yaml" --watch-namespace "$NS" --identity bench \
   --listen "127.0.0.1:$port" --admin-listen 127.0.0.1:0 2>"$WORK/operator.log" &
 PID=$!
-trap 'kill $PID 2>/dev/null || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+# The clusters carry the operator's finalizer (ZooKeeper cleanup, and there is no ZooKeeper here):
+# delete them with the cleanup skipped while the operator still runs, else the namespace would
+# hang in Terminating.
+cleanup() {
+  kubectl -n "$NS" annotate ecsclusters --all ecs.ecs.io/skip-zookeeper-cleanup=true --overwrite >/dev/null 2>&1 || true
+  kubectl -n "$NS" delete ecsclusters --all --timeout=30s >/dev/null 2>&1 || true
+  kill $PID 2>/dev/null || true
+  kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 deadline=$((SECONDS + 60))
 until curl -fsS "127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^ecs_operator_leader 1' \
   && curl -fsS "127.0.0.1:$port/readyz" >/dev/null 2>&1; do
@@ -64,6 +74,8 @@ idle_to="$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)"
 rss="$(awk '/VmRSS/{print $2}' /proc/$PID/status)"
 anon="$(awk '/RssAnon/{print $2}' /proc/$PID/status)"
 hwm="$(awk '/VmHWM/{print $2}' /proc/$PID/status)"
+# The mappings behind that resident set, for a closer look (SMAPS_OUT=FILE).
+[ -z "${SMAPS_OUT:-}" ] || cp "/proc/$PID/smaps" "$SMAPS_OUT"
 
 python3 - "$AUDIT" "$USER_NAME" "$NS" "$RUNS" "$idle_from" "$idle_to" "$IDLE" "$rss" "$hwm" "$STARTED" "$anon" <<'PY'
 import json, sys, statistics

@@ -19,6 +19,11 @@ on_exit '"$ROOT/tests/cluster/zookeeper.sh" stop "$ZK_DIR"; rm -rf "$ZK_DIR"'
 ECS_TEST_ZOOKEEPER="$("$ROOT/tests/cluster/zookeeper.sh" start 0 "$ZK_DIR" | tail -1)"
 export ECS_TEST_ZOOKEEPER
 cd "$ROOT"
+# The Helm chart first (on a fresh control plane it installs the CRD): install, upgrade and uninstall,
+# namespaced and cluster-wide, the seed example reconciled as the chart's ServiceAccount.
+[ -x "${ECS_TEST_HELM:-}" ] || ECS_TEST_HELM="$("$ROOT/tests/cluster/helm.sh" build | tail -1)"
+export ECS_TEST_HELM
+"${CARGO:-cargo}" test -p ecs-operator --test helm -- --ignored --test-threads=1
 "${CARGO:-cargo}" test -p ecs-operator --test cluster -- --ignored --test-threads=1
 # Plugins swapped into a running operator, pinning, and `plugins list --operator`.
 "${CARGO:-cargo}" test -p ecs-operator --test hot_reload -- --ignored --test-threads=1
@@ -26,6 +31,8 @@ cd "$ROOT"
 "${CARGO:-cargo}" test -p ecs-operator --test day2 -- --ignored --test-threads=1
 # The example S3 Tier-2 provider dropped in from target/example-plugins: wiring, edits, field errors.
 "${CARGO:-cargo}" test -p ecs-operator --test s3_example -- --ignored
+# Tier-2 providers in Python and JavaScript (make polyglot builds them) used by live clusters.
+"${CARGO:-cargo}" test -p ecs-operator --test polyglot -- --ignored --exact python_and_javascript_providers_wire_live_clusters_as_the_rust_one_renders
 # The operator killed at random points (seeded) and the kube-apiserver restarted once.
 "${CARGO:-cargo}" test -p ecs-operator --test chaos -- --ignored --nocapture
 # Rolling upgrades: order, one pod at a time, failures, rollbacks, a killed operator, replays.
