@@ -39,7 +39,6 @@ const JS_TIER2: Example = Example {
         ("package.json", include_str!("../../../plugins/examples/tier2-nfs-inline-js/package.json")),
     ],
 };
-const JS_RECONCILER_PACKAGE: &str = include_str!("../../../plugins/examples/tier2-nfs-inline-js/package.json");
 
 /// An example plugin's sources, and the name they give the plugin.
 struct Example {
@@ -52,6 +51,7 @@ impl Example {
         self.files.iter().map(move |(path, text)| (PathBuf::from(path), text.replace(self.name, name)))
     }
 }
+
 const RECONCILER_CLUSTER: &str = include_str!("templates/reconciler-cluster.yaml");
 
 /// The built-in controller reconciler's sources: a Rust reconciler starts from them.
@@ -141,8 +141,8 @@ pub fn files(kind: Kind, lang: Lang, project: &str, sdk_dir: Option<&Path>) -> V
                 Kind::Tier2Provider => files.extend(JS_TIER2.renamed(&name)),
                 Kind::Reconciler => {
                     files.push((super::build::JS_ENTRY.into(), fill(JS_RECONCILER, &values)));
-                    let package = JS_RECONCILER_PACKAGE.replace(JS_TIER2.name, &name);
-                    files.push(("package.json".into(), package));
+                    // The example's package.json, which says nothing of the kind.
+                    files.extend(JS_TIER2.renamed(&name).filter(|(path, _)| path == Path::new("package.json")));
                 }
             }
             files.push((Path::new(super::build::WIT_DIR).join("plugin.wit"), WIT.to_string()));
