@@ -377,11 +377,7 @@ fn hostile_tier2_example(name: &str, attack: &str) -> String {
     let tier2 = format!(
         "tier2:\n      plugin:\n        name: tier2-hostile\n        config: {{attack: \"{attack}\", claimName: {name}-tier2}}\n        persistentVolumeClaims: [{name}-tier2]\n"
     );
-    let manifest = seed_example(name);
-    let start = manifest.find("tier2:").expect("the seed example has a tier2 section");
-    let end = manifest[start..].find("claimName").map(|i| start + i).unwrap();
-    let end = end + manifest[end..].find('\n').unwrap() + 1;
-    format!("{}{tier2}{}", &manifest[..start], &manifest[end..])
+    seed_example_with_tier2(name, &tier2)
 }
 
 #[test]

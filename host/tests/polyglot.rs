@@ -25,11 +25,7 @@ const RUST: &str = "tier2-nfs-inline";
 fn cluster_with(cluster: &str, plugin: &str, server: &str, path: &str) -> String {
     let tier2 =
         format!("tier2:\n      plugin:\n        name: {plugin}\n        config: {{server: {server}, path: {path}}}\n");
-    let manifest = seed_example(cluster);
-    let start = manifest.find("tier2:").expect("the seed example has a tier2 section");
-    let end = manifest[start..].find("claimName").map(|i| start + i).expect("the seed's Tier-2 claim");
-    let end = end + manifest[end..].find('\n').unwrap() + 1;
-    format!("{}{tier2}{}", &manifest[..start], &manifest[end..])
+    seed_example_with_tier2(cluster, &tier2)
 }
 
 /// The Python and JavaScript components, as `make polyglot` built them, in one plugin directory.

@@ -57,11 +57,7 @@ fn s3_cluster(bucket: &str) -> String {
           caBundle: {{configMap: s3-ca, key: bundle.pem}}
 "
     );
-    let manifest = seed_example(CLUSTER);
-    let start = manifest.find("tier2:").expect("the seed example has a tier2 section");
-    let end = manifest[start..].find("claimName").map(|i| start + i).expect("the seed's Tier-2 claim");
-    let end = end + manifest[end..].find('\n').unwrap() + 1;
-    format!("{}{tier2}{}", &manifest[..start], &manifest[end..])
+    seed_example_with_tier2(CLUSTER, &tier2)
 }
 
 /// A directory holding only the example plugin, as `make plugins` builds it into

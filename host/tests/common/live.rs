@@ -342,7 +342,6 @@ pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-/// The seed's example, in `ns`, named `name`.
 /// The seed's example named `name`; its ZooKeeper is the test run's (`ECS_TEST_ZOOKEEPER`, set by
 /// integration.sh) when there is one, so that deleting it cleans up a real tree.
 pub fn seed_example(name: &str) -> String {
@@ -350,6 +349,16 @@ pub fn seed_example(name: &str) -> String {
         .replace("zookeeperUri: zk-client:2181", &format!("zookeeperUri: \"{}\"", test_zookeeper()))
         .replace("name: \"ecs\"", &format!("name: \"{name}\""))
         .replace("claimName: ecs-tier2", &format!("claimName: {name}-tier2"))
+}
+
+/// The seed's example named `name`, its Tier-2 (the seed's claim) replaced by `tier2`: a `tier2:`
+/// block indented as the seed's.
+pub fn seed_example_with_tier2(name: &str, tier2: &str) -> String {
+    let manifest = seed_example(name);
+    let start = manifest.find("tier2:").expect("the seed example has a tier2 section");
+    let end = manifest[start..].find("claimName").map(|i| start + i).expect("the seed's Tier-2 claim");
+    let end = end + manifest[end..].find('\n').unwrap() + 1;
+    format!("{}{tier2}{}", &manifest[..start], &manifest[end..])
 }
 
 pub fn tier2_claim(name: &str) -> String {
