@@ -112,26 +112,19 @@ pub fn install(cache: &Path) -> Result<PathBuf, AuthorError> {
         return Ok(dir);
     }
     // Written beside, then renamed: a build never sees half an SDK, and two writers do not clash.
-    let partial = cache.join(format!(".sdk-{VERSION}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
-    let write = |path: PathBuf, text: &str| -> Result<(), AuthorError> {
-        std::fs::create_dir_all(path.parent().expect("a file has a parent")).map_err(|e| AuthorError::io(&path, e))?;
-        std::fs::write(&path, text).map_err(|e| AuthorError::io(&path, e))
-    };
-    for (file, text) in SOURCES {
-        write(partial.join("plugins/sdk/src").join(file), text)?;
-    }
-    write(partial.join("plugins/sdk/Cargo.toml"), &manifest()?)?;
-    write(partial.join("wit/plugin.wit"), WIT)?;
-    match std::fs::rename(&partial, &root) {
-        Ok(()) => Ok(dir),
-        // Another process wrote the same content first.
-        Err(_) if root.is_dir() => {
-            let _ = std::fs::remove_dir_all(&partial);
-            Ok(dir)
+    super::toolchain::fill_atomically(&root, |partial| {
+        let write = |path: PathBuf, text: &str| -> Result<(), AuthorError> {
+            std::fs::create_dir_all(path.parent().expect("a file has a parent"))
+                .map_err(|e| AuthorError::io(&path, e))?;
+            std::fs::write(&path, text).map_err(|e| AuthorError::io(&path, e))
+        };
+        for (file, text) in SOURCES {
+            write(partial.join("plugins/sdk/src").join(file), text)?;
         }
-        Err(e) => Err(AuthorError::io(&root, e)),
-    }
+        write(partial.join("plugins/sdk/Cargo.toml"), &manifest()?)?;
+        write(partial.join("wit/plugin.wit"), WIT)
+    })?;
+    Ok(dir)
 }
 
 #[cfg(test)]

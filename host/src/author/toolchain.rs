@@ -83,23 +83,31 @@ fn installed(
     if dir.is_dir() {
         return Ok(dir);
     }
-    std::fs::create_dir_all(cache).map_err(|e| AuthorError::io(cache, e))?;
-    let partial = cache.join(format!(".{name}-{version}.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
     progress(format!("installing {name} {version} into {} (once)", dir.display()));
-    let result = install(&partial);
-    if let Err(e) = result {
+    fill_atomically(&dir, install)?;
+    Ok(dir)
+}
+
+/// Makes `dir` by letting `fill` fill a scratch directory beside it, then renaming that: a failed or
+/// interrupted fill is never taken for a finished one, and two processes making the same `dir` at
+/// once do not clash (the second finds the first's and drops its own).
+pub fn fill_atomically(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), AuthorError>) -> Result<(), AuthorError> {
+    let parent = dir.parent().expect("an installed directory has a parent");
+    std::fs::create_dir_all(parent).map_err(|e| AuthorError::io(parent, e))?;
+    let name = dir.file_name().expect("an installed directory has a name").to_string_lossy();
+    let partial = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    if let Err(e) = fill(&partial) {
         let _ = std::fs::remove_dir_all(&partial);
         return Err(e);
     }
-    match std::fs::rename(&partial, &dir) {
-        Ok(()) => Ok(dir),
-        // Another build installed it meanwhile.
+    match std::fs::rename(&partial, dir) {
+        Ok(()) => Ok(()),
         Err(_) if dir.is_dir() => {
             let _ = std::fs::remove_dir_all(&partial);
-            Ok(dir)
+            Ok(())
         }
-        Err(e) => Err(AuthorError::io(&dir, e)),
+        Err(e) => Err(AuthorError::io(dir, e)),
     }
 }
 
