@@ -121,6 +121,17 @@ pub struct Reload {
     pub failures: Vec<FileFailure>,
 }
 
+impl Reload {
+    /// Nothing changes: `file` (the manifest or the directory) could not be read.
+    fn unreadable(file: PathBuf, error: impl ToString) -> Reload {
+        Reload {
+            set: None,
+            changed: BTreeSet::new(),
+            failures: vec![FileFailure { file, error: error.to_string(), kept: None }],
+        }
+    }
+}
+
 pub struct PluginSet {
     pub runtime: Arc<Runtime>,
     pub grants: Grants,
@@ -195,15 +206,8 @@ impl PluginSet {
             fp if fp == self.pins_fingerprint => (self.pins.clone(), fp),
             _ => match read_pins(&self.options) {
                 Ok(read) => read,
-                Err(e) => {
-                    // An unreadable manifest changes nothing: the last one stays in force.
-                    let file = self.options.pins.clone().unwrap_or_default();
-                    return Reload {
-                        set: None,
-                        changed: BTreeSet::new(),
-                        failures: vec![FileFailure { file, error: e.to_string(), kept: None }],
-                    };
-                }
+                // An unreadable manifest changes nothing: the last one stays in force.
+                Err(e) => return Reload::unreadable(self.options.pins.clone().unwrap_or_default(), e),
             },
         };
         let files = if pins == self.pins {
@@ -223,14 +227,7 @@ impl PluginSet {
         );
         let (set, failures) = match assembled {
             Ok(assembled) => assembled,
-            Err(e) => {
-                let file = self.options.plugin_dir.clone().unwrap_or_default();
-                return Reload {
-                    set: None,
-                    changed: BTreeSet::new(),
-                    failures: vec![FileFailure { file, error: e.to_string(), kept: None }],
-                };
-            }
+            Err(e) => return Reload::unreadable(self.options.plugin_dir.clone().unwrap_or_default(), e),
         };
         let changed = changed_names(&self.plugins, &set.plugins);
         let same_files =
