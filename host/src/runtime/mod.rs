@@ -84,6 +84,16 @@ enum WorldPre {
     Tier2(Tier2ProviderPre<CallState>),
 }
 
+impl WorldPre {
+    /// The world's name in the contract, and the kind of plugin that exports it.
+    fn world(&self) -> (&'static str, PluginKind) {
+        match self {
+            WorldPre::Reconciler(_) => ("reconciler", PluginKind::Reconciler),
+            WorldPre::Tier2(_) => ("tier2-provider", PluginKind::Tier2Provider),
+        }
+    }
+}
+
 /// Where a plugin's wasm is read again when it must be compiled after it was unloaded.
 #[derive(Clone, Debug)]
 pub enum WasmBytes {
@@ -418,11 +428,7 @@ impl Runtime {
                 self.prepare(&origin, &bytes, &sha256).map_err(runtime_fault)?
             }
         };
-        let world_kind = match pre {
-            WorldPre::Reconciler(_) => PluginKind::Reconciler,
-            WorldPre::Tier2(_) => PluginKind::Tier2Provider,
-        };
-        if world_kind != plugin.info.kind {
+        if pre.world().1 != plugin.info.kind {
             return Err(Fault::Runtime(format!("{origin} no longer exports the world it was loaded with")));
         }
         tracing::info!(
@@ -444,6 +450,7 @@ impl Runtime {
         started: Instant,
     ) -> Result<Plugin, LoadError> {
         let origin = source.to_string();
+        let world = pre.world();
         let mut plugin = Plugin {
             info: sdk::PluginInfo {
                 name: origin.clone(),
@@ -461,10 +468,6 @@ impl Runtime {
             share: Slots::new(self.limits.plugin_share()),
         };
         let info = self.describe(&plugin).map_err(|source| LoadError::Describe { origin: origin.clone(), source })?;
-        let world = match plugin.pre.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
-            Some(WorldPre::Tier2(_)) => ("tier2-provider", PluginKind::Tier2Provider),
-            _ => ("reconciler", PluginKind::Reconciler),
-        };
         if info.kind != world.1 {
             return Err(LoadError::KindMismatch { origin, said: format!("{:?}", info.kind), world: world.0 });
         }
