@@ -67,13 +67,7 @@ impl CompileCache {
 
     /// Stores what a plugin that passed the load checks said of itself; a failure is only logged.
     pub fn store_info(&self, wasm_sha256: &str, info: &PluginInfo) {
-        let write = || -> std::io::Result<()> {
-            create_private_dir(&self.dir)?;
-            let path = self.info_path_for(wasm_sha256);
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, serde_json::to_vec(info).map_err(std::io::Error::other)?)?;
-            std::fs::rename(&tmp, &path)
-        };
+        let write = || self.write(&self.info_path_for(wasm_sha256), &serde_json::to_vec(info)?);
         if let Err(e) = write() {
             tracing::warn!(dir = %self.dir.display(), error = %e, "could not write the compiled-plugin cache");
         }
@@ -117,13 +111,17 @@ impl CompileCache {
 
     fn try_store(&self, wasm_sha256: &str, component: &Component) -> std::io::Result<()> {
         let bytes = component.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
-        create_private_dir(&self.dir)?;
-        let path = self.path_for(wasm_sha256);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path)?;
+        self.write(&self.path_for(wasm_sha256), &bytes)?;
         self.prune();
         Ok(())
+    }
+
+    /// Writes an entry whole or not at all: beside it first, then renamed over it.
+    fn write(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        create_private_dir(&self.dir)?;
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)
     }
 
     /// Keeps the cache bounded: an operator that has plugins swapped in for months, or a plugin
