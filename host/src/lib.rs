@@ -14,6 +14,7 @@ pub mod cli;
 pub mod controller;
 pub mod crd;
 pub mod kinds;
+pub mod memory;
 pub mod output;
 pub mod pipeline;
 pub mod plugins;

@@ -102,10 +102,15 @@ impl CompileCache {
         }
     }
 
-    /// Stores a compiled component; failures only cost a recompile next time, so they are logged.
-    pub fn store(&self, wasm_sha256: &str, component: &Component) {
-        if let Err(e) = self.try_store(wasm_sha256, component) {
-            tracing::warn!(dir = %self.dir.display(), error = %e, "could not write the compiled-plugin cache");
+    /// Stores a compiled component, saying whether it did; failures only cost a recompile next time,
+    /// so they are logged.
+    pub fn store(&self, wasm_sha256: &str, component: &Component) -> bool {
+        match self.try_store(wasm_sha256, component) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "could not write the compiled-plugin cache");
+                false
+            }
         }
     }
 

@@ -491,9 +491,14 @@ impl Runtime {
         let component = Component::new(&self.engine, wasm)
             .map_err(|e| LoadError::Compile { origin: origin.to_string(), message: untrusted(&e) })?;
         tracing::debug!(plugin = origin, elapsed_ms = started.elapsed().as_millis() as u64, "compiled plugin");
-        if let Some(cache) = &self.cache {
-            cache.store(sha256, &component);
-        }
+        // Served from the cache file once written: its code is then mapped from the file (shared,
+        // reclaimable page cache) instead of held in anonymous memory for the process's lifetime, as
+        // on a warm start.
+        let mapped =
+            self.cache.as_ref().filter(|c| c.store(sha256, &component)).and_then(|c| c.load(&self.engine, sha256));
+        let component = mapped.unwrap_or(component);
+        // Cranelift's working memory, freed by now, would otherwise stay in the heap.
+        crate::memory::release_freed_heap();
         Ok(component)
     }
 

@@ -52,10 +52,13 @@ impl Reconciler for Node {
         let pod_wiring = wiring::PodWiring::decode(tier2)?;
         let image = objects::image(cluster, &input.versions.node);
 
+        let mut stateful_set = k8s::document(&objects::stateful_set(cluster, &image, tier2))?;
+        pod_wiring.apply(&mut stateful_set)?;
+
         let mut objects = vec![
             k8s::document(&config::config_map(cluster, tier2)?)?,
             k8s::document(&objects::headless_service(cluster))?,
-            k8s::document(&objects::stateful_set(cluster, &image, tier2, &pod_wiring))?,
+            stateful_set,
             k8s::document(&objects::pod_disruption_budget(cluster))?,
         ];
         for service in objects::external_services(cluster) {

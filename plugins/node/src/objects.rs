@@ -1,6 +1,6 @@
 //! The node's Services, StatefulSet and PodDisruptionBudget.
 
-use crate::wiring::{CACHE_PATH, CACHE_VOLUME, PodWiring};
+use crate::wiring::{CACHE_PATH, CACHE_VOLUME};
 use crate::{COMPONENT, SERVER_PORT};
 use ecs_plugin_sdk::k8s::CpuMemory;
 use ecs_plugin_sdk::{Cluster, Tier2Wiring, k8s};
@@ -68,7 +68,8 @@ fn env_from(cluster: &Cluster, tier2: &Tier2Wiring) -> Vec<EnvFromSource> {
     std::iter::once(config).chain(secrets).collect()
 }
 
-pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring, pod_wiring: &PodWiring) -> StatefulSet {
+/// Without the Tier-2 volumes and mounts: [`crate::wiring::PodWiring::apply`] adds them to the document.
+pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring) -> StatefulSet {
     let n = &cluster.name;
     let ecs = &cluster.spec.ecs;
     let labels = k8s::labels(n, COMPONENT);
@@ -89,7 +90,7 @@ pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring, pod_wir
         }]),
         env_from: Some(env_from(cluster, tier2)),
         env: Some(k8s::pod_identity_env()),
-        volume_mounts: Some(std::iter::once(cache_mount).chain(pod_wiring.mounts.iter().cloned()).collect()),
+        volume_mounts: Some(vec![cache_mount]),
         readiness_probe: Some(k8s::tcp_probe(SERVER_PORT, 20, 10)),
         // Later and sparser than readiness: a node recovering its containers must not be killed for it.
         liveness_probe: Some(k8s::tcp_probe(SERVER_PORT, 60, 15)),
@@ -118,7 +119,6 @@ pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring, pod_wir
                 spec: Some(PodSpec {
                     containers: vec![container],
                     security_context: Some(k8s::pod_security_context()),
-                    volumes: (!pod_wiring.volumes.is_empty()).then(|| pod_wiring.volumes.clone()),
                     // Spreads the nodes over hosts when it can, without blocking scheduling when it cannot.
                     affinity: Some(k8s::spread_by_host(n, COMPONENT)),
                     service_account_name: ecs.node_service_account_name.clone(),

@@ -322,10 +322,15 @@ fn secrets_are_read_by_env_from_with_their_prefix() {
 
 #[test]
 fn malformed_tier2_volumes_and_mounts_fail_by_name() {
+    // Field types and allowed sources are the host's check (its Tier-2 policy), before the node sees them.
     let mut tier2 = nfs_wiring();
-    tier2.volumes = vec![json!({"name": "tier2", "persistentVolumeClaim": {"claimName": 7}})];
+    tier2.volumes = vec![json!({"name": "tier2"})];
     let message = failure(Node::reconcile(&input(seed(), tier2)));
-    assert!(message.contains("volume") && message.contains("\"tier2\""), "{message}");
+    assert!(message.contains("volume source") && message.contains("\"tier2\""), "{message}");
+
+    let mut tier2 = nfs_wiring();
+    tier2.volumes = vec![json!({"name": 7, "persistentVolumeClaim": {"claimName": "ecs-tier2"}})];
+    assert!(failure(Node::reconcile(&input(seed(), tier2))).contains("Tier-2 volume #0"));
 
     let mut tier2 = nfs_wiring();
     tier2.mounts = vec![json!({"name": "tier2"})];

@@ -1,9 +1,11 @@
-//! The Tier-2 provider's volumes and mounts, typed and checked before they go into the pod template: a
-//! malformed one should fail here with its name, not as an opaque API server rejection.
+//! The Tier-2 provider's volumes and mounts, checked before they go into the pod template: a malformed
+//! one should fail here with its name, not as an opaque API server rejection.
+//!
+//! They stay JSON: the host has already held each one to its allowed shape (sources, field types), and
+//! decoding them into k8s-openapi `Volume`s would cost the plugin the whole `Volume` deserializer
+//! (~100 KiB of WebAssembly) for checks of names and paths.
 
 use ecs_plugin_sdk::{PluginError, Tier2Wiring};
-use k8s_openapi::api::core::v1::{Volume, VolumeMount};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Name of the node's own cache volume (its volumeClaimTemplate).
@@ -14,68 +16,74 @@ pub const CACHE_PATH: &str = "/tmp/ecs/cache";
 /// The provider's pod volumes and container mounts, in the provider's order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodWiring {
-    pub volumes: Vec<Volume>,
-    pub mounts: Vec<VolumeMount>,
+    pub volumes: Vec<Value>,
+    pub mounts: Vec<Value>,
 }
 
 impl PodWiring {
     pub fn decode(tier2: &Tier2Wiring) -> Result<Self, PluginError> {
-        let volumes: Vec<Volume> = decode_all(&tier2.volumes, "volume")?;
-        let mounts: Vec<VolumeMount> = decode_all(&tier2.mounts, "volume mount")?;
-
-        // k8s-openapi reads a missing required field as empty, so the checks below stand in for them.
         let mut names: Vec<&str> = vec![CACHE_VOLUME];
-        for (volume, document) in volumes.iter().zip(&tier2.volumes) {
-            if volume.name.is_empty() {
-                return Err(PluginError::Failed(format!("a Tier-2 volume has no name: {document}")));
+        for (i, volume) in tier2.volumes.iter().enumerate() {
+            let name = field(volume, "name").ok_or_else(|| {
+                PluginError::Failed(format!("Tier-2 volume #{i} is not an object with a string name: {volume}"))
+            })?;
+            if name.is_empty() {
+                return Err(PluginError::Failed(format!("a Tier-2 volume has no name: {volume}")));
             }
-            if names.contains(&volume.name.as_str()) {
+            if names.contains(&name) {
                 return Err(PluginError::Failed(format!(
-                    "Tier-2 volume {:?} clashes with another volume of the node pods",
-                    volume.name
+                    "Tier-2 volume {name:?} clashes with another volume of the node pods"
                 )));
             }
             // Kubernetes would make a volume without a source an emptyDir: Tier-2 data on scratch space.
-            if document.as_object().is_none_or(|o| o.keys().all(|k| k == "name")) {
-                return Err(PluginError::Failed(format!("Tier-2 volume {:?} has no volume source", volume.name)));
+            if volume.as_object().is_none_or(|o| o.keys().all(|k| k == "name")) {
+                return Err(PluginError::Failed(format!("Tier-2 volume {name:?} has no volume source")));
             }
-            names.push(&volume.name);
+            names.push(name);
         }
         let mut paths: Vec<&str> = vec![CACHE_PATH];
-        for mount in &mounts {
-            if !volumes.iter().any(|v| v.name == mount.name) {
+        for (i, mount) in tier2.mounts.iter().enumerate() {
+            let (Some(name), Some(path)) = (field(mount, "name"), field(mount, "mountPath")) else {
+                let name = field(mount, "name").map(|n| format!(" {n:?}")).unwrap_or_default();
                 return Err(PluginError::Failed(format!(
-                    "Tier-2 volume mount {:?} refers to no Tier-2 volume",
-                    mount.name
+                    "Tier-2 volume mount #{i}{name} needs a string name and mountPath: {mount}"
+                )));
+            };
+            if !names[1..].contains(&name) {
+                return Err(PluginError::Failed(format!("Tier-2 volume mount {name:?} refers to no Tier-2 volume")));
+            }
+            if !path.starts_with('/') {
+                return Err(PluginError::Failed(format!(
+                    "Tier-2 volume mount {name:?} needs an absolute mountPath, not {path:?}"
                 )));
             }
-            if !mount.mount_path.starts_with('/') {
+            if paths.contains(&path) {
                 return Err(PluginError::Failed(format!(
-                    "Tier-2 volume mount {:?} needs an absolute mountPath, not {:?}",
-                    mount.name, mount.mount_path
+                    "Tier-2 volume mount {name:?} at {path} clashes with another mount of the node container"
                 )));
             }
-            if paths.contains(&mount.mount_path.as_str()) {
-                return Err(PluginError::Failed(format!(
-                    "Tier-2 volume mount {:?} at {} clashes with another mount of the node container",
-                    mount.name, mount.mount_path
-                )));
-            }
-            paths.push(&mount.mount_path);
+            paths.push(path);
         }
-        Ok(PodWiring { volumes, mounts })
+        Ok(PodWiring { volumes: tier2.volumes.clone(), mounts: tier2.mounts.clone() })
+    }
+
+    /// Adds the volumes to the StatefulSet document's pod template, and the mounts after the cache's
+    /// in its first container.
+    pub fn apply(&self, stateful_set: &mut Value) -> Result<(), PluginError> {
+        let missing = |what: &str| PluginError::Failed(format!("the node StatefulSet has no {what}"));
+        let pod = stateful_set.pointer_mut("/spec/template/spec").ok_or_else(|| missing("pod template"))?;
+        if !self.volumes.is_empty() {
+            pod["volumes"] = Value::Array(self.volumes.clone());
+        }
+        let mounts = pod
+            .pointer_mut("/containers/0/volumeMounts")
+            .and_then(Value::as_array_mut)
+            .ok_or_else(|| missing("container volume mounts"))?;
+        mounts.extend(self.mounts.iter().cloned());
+        Ok(())
     }
 }
 
-fn decode_all<T: DeserializeOwned>(documents: &[Value], what: &str) -> Result<Vec<T>, PluginError> {
-    documents
-        .iter()
-        .enumerate()
-        .map(|(i, document)| {
-            serde_json::from_value(document.clone()).map_err(|e| {
-                let name = document.get("name").and_then(Value::as_str).map(|n| format!(" {n:?}")).unwrap_or_default();
-                PluginError::Failed(format!("Tier-2 {what} #{i}{name} is not a valid Kubernetes {what}: {e}"))
-            })
-        })
-        .collect()
+fn field<'a>(document: &'a Value, key: &str) -> Option<&'a str> {
+    document.get(key).and_then(Value::as_str)
 }

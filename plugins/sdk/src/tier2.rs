@@ -3,8 +3,9 @@
 
 use crate::k8s;
 use crate::model::{EnvVar, FieldError, PluginError, Tier2Input, Tier2Wiring};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::Volume;
 use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 /// Name of the pod volume (and its mount) that holds a filesystem Tier-2.
 pub const VOLUME: &str = "tier2";
@@ -60,27 +61,31 @@ pub fn config_problems<T: DeserializeOwned>(
 
 /// FILESYSTEM Tier-2 on `volume` (its source; the name is set here): the nodes mount it at
 /// [`MOUNT_PATH`] and are told so.
+///
+/// For a claim, [`mounted_claim`] is leaner: a typed `Volume` brings the serializer of every volume
+/// source Kubernetes has into the plugin (the bulk of a small provider's code).
 pub fn mounted_filesystem(volume: Volume) -> Result<Tier2Wiring, PluginError> {
     let volume = Volume { name: VOLUME.to_string(), ..volume };
-    let mount = VolumeMount { name: VOLUME.to_string(), mount_path: MOUNT_PATH.to_string(), ..Default::default() };
-    Ok(Tier2Wiring {
-        env: vec![EnvVar::new("TIER2_STORAGE", "FILESYSTEM"), EnvVar::new("NFS_MOUNT", MOUNT_PATH)],
-        volumes: vec![k8s::document(&volume)?],
-        mounts: vec![k8s::document(&mount)?],
-        ..Default::default()
-    })
+    Ok(filesystem_wiring(k8s::document(&volume)?))
 }
 
 /// FILESYSTEM Tier-2 on the PersistentVolumeClaim `claim_name`, mounted at [`MOUNT_PATH`].
 /// `readOnly` is only stated when asked for, so that the default output stays minimal.
 pub fn mounted_claim(claim_name: &str, read_only: bool) -> Result<Tier2Wiring, PluginError> {
-    mounted_filesystem(Volume {
-        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-            claim_name: claim_name.to_string(),
-            read_only: read_only.then_some(true),
-        }),
+    let mut claim = json!({"claimName": claim_name});
+    if read_only {
+        claim["readOnly"] = Value::Bool(true);
+    }
+    Ok(filesystem_wiring(json!({"name": VOLUME, "persistentVolumeClaim": claim})))
+}
+
+fn filesystem_wiring(volume: Value) -> Tier2Wiring {
+    Tier2Wiring {
+        env: vec![EnvVar::new("TIER2_STORAGE", "FILESYSTEM"), EnvVar::new("NFS_MOUNT", MOUNT_PATH)],
+        volumes: vec![volume],
+        mounts: vec![json!({"name": VOLUME, "mountPath": MOUNT_PATH})],
         ..Default::default()
-    })
+    }
 }
 
 #[cfg(test)]
@@ -88,7 +93,6 @@ mod tests {
     use super::*;
     use crate::spec::{FilestoreSpec, FilesystemSpec, HdfsSpec};
     use crate::testing;
-    use serde_json::json;
 
     fn path_of<T: DeserializeOwned + std::fmt::Debug>(tier2: serde_json::Value, config: serde_json::Value) -> String {
         let input = testing::tier2_input_with(testing::cluster().tier2(tier2).build(), config);
