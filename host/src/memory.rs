@@ -25,8 +25,9 @@ pub fn use_one_malloc_arena() {
 ///
 /// For after a burst that freed much more than stays live, such as compiling plugins (Cranelift
 /// works in tens of MiB): glibc only returns memory at the top of the heap by itself. A cold start
-/// (empty compile cache, as in a new pod) measured 76 MiB resident; with this, and the compiled code
-/// mapped from the cache file, 55 MiB (`bench-live`, 1 cluster; a warm start: 26 MiB).
+/// (empty compile cache, as in a new pod) measured 76 MiB resident; with this, the compile in a
+/// short-lived engine and the compiled code mapped from the cache file, 34 MiB (`bench-live`, one
+/// cluster; a warm start: 26 MiB, the difference being Cranelift's own code, mapped from the binary).
 pub fn release_freed_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory; it is safe to call from any thread at any time.

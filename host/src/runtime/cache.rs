@@ -102,23 +102,19 @@ impl CompileCache {
         }
     }
 
-    /// Stores a compiled component, saying whether it did; failures only cost a recompile next time,
-    /// so they are logged.
-    pub fn store(&self, wasm_sha256: &str, component: &Component) -> bool {
-        match self.try_store(wasm_sha256, component) {
-            Ok(()) => true,
+    /// Stores a compiled component (`Engine::precompile_component`'s artifact), saying whether it
+    /// did; failures only cost a recompile next time, so they are logged.
+    pub fn store(&self, wasm_sha256: &str, artifact: &[u8]) -> bool {
+        match self.write(&self.path_for(wasm_sha256), artifact) {
+            Ok(()) => {
+                self.prune();
+                true
+            }
             Err(e) => {
                 tracing::warn!(dir = %self.dir.display(), error = %e, "could not write the compiled-plugin cache");
                 false
             }
         }
-    }
-
-    fn try_store(&self, wasm_sha256: &str, component: &Component) -> std::io::Result<()> {
-        let bytes = component.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
-        self.write(&self.path_for(wasm_sha256), &bytes)?;
-        self.prune();
-        Ok(())
     }
 
     /// Writes an entry whole or not at all: beside it first, then renamed over it.

@@ -251,6 +251,8 @@ pub type CallObserver = Box<dyn Fn(&str, &'static str, Duration) + Send + Sync>;
 /// The plugin runtime. Cheap to share by reference across threads.
 pub struct Runtime {
     engine: Engine,
+    /// The engine's configuration, for the short-lived engines that compile.
+    config: Config,
     linker: Linker<CallState>,
     limits: Limits,
     /// The instance pool: a call runs only while it holds one of these.
@@ -292,7 +294,7 @@ impl Runtime {
         let ticker = EpochTicker::start(engine.clone()).map_err(|e| LoadError::Engine(e.to_string()))?;
         let cache = cache_dir.map(|dir| CompileCache::new(dir, &engine));
         let pool = Slots::new(n);
-        Ok(Runtime { engine, linker, limits, pool, cache, observer: None, _ticker: ticker })
+        Ok(Runtime { engine, config, linker, limits, pool, cache, observer: None, _ticker: ticker })
     }
 
     /// Reports every call to `observer` (the operator feeds its metrics this way).
@@ -488,16 +490,28 @@ impl Runtime {
             return Ok(component);
         }
         let started = Instant::now();
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|e| LoadError::Compile { origin: origin.to_string(), message: untrusted(&e) })?;
+        let compile_err =
+            |e: wasmtime::Error| LoadError::Compile { origin: origin.to_string(), message: untrusted(&e) };
+        // A short-lived engine of the same configuration compiles: Cranelift keeps its working
+        // contexts with the engine for the next compile (tens of MiB after a large component), and
+        // a cold start would otherwise carry them for the rest of the process's life.
+        let compiler = Engine::new(&self.config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let artifact = compiler.precompile_component(wasm).map_err(compile_err)?;
+        drop(compiler);
         tracing::debug!(plugin = origin, elapsed_ms = started.elapsed().as_millis() as u64, "compiled plugin");
         // Served from the cache file once written: its code is then mapped from the file (shared,
         // reclaimable page cache) instead of held in anonymous memory for the process's lifetime, as
         // on a warm start.
         let mapped =
-            self.cache.as_ref().filter(|c| c.store(sha256, &component)).and_then(|c| c.load(&self.engine, sha256));
-        let component = mapped.unwrap_or(component);
-        // Cranelift's working memory, freed by now, would otherwise stay in the heap.
+            self.cache.as_ref().filter(|c| c.store(sha256, &artifact)).and_then(|c| c.load(&self.engine, sha256));
+        let component = match mapped {
+            Some(component) => component,
+            // SAFETY: the artifact was compiled just now, in this process, by an engine of this
+            // engine's configuration; wasmtime still checks its header and compatibility.
+            None => unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(compile_err)?,
+        };
+        drop(artifact);
+        // The compile's working memory, freed by now, would otherwise stay in the heap.
         crate::memory::release_freed_heap();
         Ok(component)
     }
