@@ -245,6 +245,10 @@ impl Stats {
     }
 }
 
+fn engine_error(e: wasmtime::Error) -> LoadError {
+    LoadError::Engine(format!("{e:#}"))
+}
+
 /// Told the plugin name, export and duration of every plugin call.
 pub type CallObserver = Box<dyn Fn(&str, &'static str, Duration) + Send + Sync>;
 
@@ -265,7 +269,6 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime with the given limits; `cache_dir` enables the compiled-plugin cache.
     pub fn new(limits: Limits, cache_dir: Option<std::path::PathBuf>) -> Result<Self, LoadError> {
-        let engine_err = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
@@ -286,11 +289,11 @@ impl Runtime {
             .max_memory_size(limits.memory_bytes)
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(engine_err)?;
+        let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
-        nowait::shadow_waiting_imports(&mut linker).map_err(engine_err)?;
-        logging::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s).map_err(engine_err)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        nowait::shadow_waiting_imports(&mut linker).map_err(engine_error)?;
+        logging::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s).map_err(engine_error)?;
         let ticker = EpochTicker::start(engine.clone()).map_err(|e| LoadError::Engine(e.to_string()))?;
         let cache = cache_dir.map(|dir| CompileCache::new(dir, &engine));
         let pool = Slots::new(n);
@@ -495,15 +498,17 @@ impl Runtime {
         // A short-lived engine of the same configuration compiles: Cranelift keeps its working
         // contexts with the engine for the next compile (tens of MiB after a large component), and
         // a cold start would otherwise carry them for the rest of the process's life.
-        let compiler = Engine::new(&self.config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let compiler = Engine::new(&self.config).map_err(engine_error)?;
         let artifact = compiler.precompile_component(wasm).map_err(compile_err)?;
         drop(compiler);
         tracing::debug!(plugin = origin, elapsed_ms = started.elapsed().as_millis() as u64, "compiled plugin");
         // Served from the cache file once written: its code is then mapped from the file (shared,
         // reclaimable page cache) instead of held in anonymous memory for the process's lifetime, as
         // on a warm start.
-        let mapped =
-            self.cache.as_ref().filter(|c| c.store(sha256, &artifact)).and_then(|c| c.load(&self.engine, sha256));
+        let mapped = match &self.cache {
+            Some(cache) if cache.store(sha256, &artifact) => cache.load(&self.engine, sha256),
+            _ => None,
+        };
         let component = match mapped {
             Some(component) => component,
             // SAFETY: the artifact was compiled just now, in this process, by an engine of this

@@ -49,11 +49,11 @@ impl Reconciler for Node {
                     .to_string(),
             )
         })?;
-        let pod_wiring = wiring::PodWiring::decode(tier2)?;
+        wiring::check(tier2)?;
         let image = objects::image(cluster, &input.versions.node);
 
         let mut stateful_set = k8s::document(&objects::stateful_set(cluster, &image, tier2))?;
-        pod_wiring.apply(&mut stateful_set)?;
+        wiring::apply(tier2, &mut stateful_set)?;
 
         let mut objects = vec![
             k8s::document(&config::config_map(cluster, tier2)?)?,

@@ -68,7 +68,7 @@ fn env_from(cluster: &Cluster, tier2: &Tier2Wiring) -> Vec<EnvFromSource> {
     std::iter::once(config).chain(secrets).collect()
 }
 
-/// Without the Tier-2 volumes and mounts: [`crate::wiring::PodWiring::apply`] adds them to the document.
+/// Without the Tier-2 volumes and mounts: [`crate::wiring::apply`] adds them to the document.
 pub fn stateful_set(cluster: &Cluster, image: &str, tier2: &Tier2Wiring) -> StatefulSet {
     let n = &cluster.name;
     let ecs = &cluster.spec.ecs;

@@ -70,7 +70,7 @@ pub fn config_map(metadata: ObjectMeta, data: BTreeMap<String, String>) -> Confi
 /// Observed objects of a given `kind` (e.g. `"Pod"`), as JSON.
 ///
 /// Read the few fields you need with [`Value::pointer`]: deserializing into k8s-openapi types costs
-/// their whole deserializer in the plugin's code (a Pod's is ~300 KiB of WebAssembly), and the
+/// their whole deserializer in the plugin's code (a Pod's was over half of a reconciler's code), and the
 /// operator keeps every plugin's compiled code mapped.
 pub fn observed_of_kind<'a>(observed: &'a [Value], kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
     observed.iter().filter(move |o| o.get("kind").and_then(Value::as_str) == Some(kind))
