@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod apply;
+pub mod cached;
 pub mod diff;
 pub mod leader;
 pub mod metrics;
@@ -251,9 +252,10 @@ pub async fn run(
 /// ECSCluster by owner reference; pods, claims and cluster-scoped objects, which carry none to it,
 /// by their cluster label.
 fn with_triggers(controller: Controller<ECSCluster>, w: observe::Watches) -> Controller<ECSCluster> {
-    let mut controller = controller
-        .watches_stream(w.pods, |pod| observe::cluster_of(&pod))
-        .watches_stream(w.claims, |claim| observe::cluster_of(&claim));
+    let mut controller = controller;
+    for (resource, watch) in w.labelled {
+        controller = controller.watches_stream_with(watch, |o| observe::cluster_of(&o), resource);
+    }
     for (kind, resource, watch) in w.managed {
         controller = if kind.namespaced {
             controller.owns_stream_with(watch, resource)

@@ -1,19 +1,19 @@
 //! What the operator sees: one reflector cache per kind it manages, filled by label-selected watches.
 //! Reconciles read these caches (never the API server) to build the plugins' observed state and to
-//! decide what to apply or prune.
+//! decide what to apply or prune. The caches hold [`Cached`] objects (metadata typed, the rest as
+//! JSON text); a reconcile turns its cluster's objects back into JSON.
 
+use super::cached::Cached;
 use super::ownership::{self, ClusterId};
 use crate::crd::ECSCluster;
 use crate::kinds::{self, ManagedKind};
 use ecs_plugin_sdk::k8s::{APP, LABEL_APP, LABEL_CLUSTER, LABEL_MANAGED_BY, MANAGED_BY};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use kube::api::DynamicObject;
 use kube::core::ApiResource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt::Debug;
@@ -36,6 +36,14 @@ impl Scope {
         match self {
             Scope::All => Api::all(client.clone()),
             Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
+        }
+    }
+
+    /// The API of a kind known at run time; a cluster-scoped kind (`namespaced: false`) everywhere.
+    fn dynamic_api(&self, client: &Client, resource: &ApiResource, namespaced: bool) -> Api<Cached> {
+        match self {
+            Scope::Namespace(ns) if namespaced => Api::namespaced_with(client.clone(), ns, resource),
+            _ => Api::all_with(client.clone(), resource),
         }
     }
 
@@ -89,7 +97,7 @@ where
     }
     let kind = K::kind(&dyntype).to_string();
     let events =
-        watcher(api, config).default_backoff().modify(|o: &mut K| o.managed_fields_mut().clear()).reflect(writer);
+        watcher(api, config).default_backoff().modify(|o: &mut K| o.meta_mut().managed_fields = None).reflect(writer);
     let objects = if deletions { events.touched_objects().boxed() } else { events.applied_objects().boxed() };
     let stream = objects
         // This watch retries with its own backoff; an error passed on would also pause every other
@@ -107,20 +115,40 @@ where
     (reader, Box::pin(stream))
 }
 
+/// A cache of one kind, and that kind.
+#[derive(Clone)]
+struct Cache {
+    resource: ApiResource,
+    store: Store<Cached>,
+}
+
+impl Cache {
+    /// The objects in `namespace` (any, for `None`) labelled for `cluster`.
+    fn labelled_for<'a>(
+        &'a self,
+        namespace: Option<&'a str>,
+        cluster: &'a str,
+    ) -> impl Iterator<Item = Arc<Cached>> + 'a {
+        self.store.state().into_iter().filter(move |o| {
+            namespace.is_none_or(|ns| o.metadata.namespace.as_deref() == Some(ns)) && labelled_for(o.as_ref(), cluster)
+        })
+    }
+}
+
 /// The caches: one per managed kind (from [`kinds::MANAGED`]), the pods, and the claims the
 /// workloads' claim templates made.
 #[derive(Clone)]
 pub struct Stores {
-    managed: Arc<Vec<(&'static ManagedKind, Store<DynamicObject>)>>,
-    pub pods: Store<Pod>,
-    pub claims: Store<PersistentVolumeClaim>,
+    managed: Arc<Vec<(&'static ManagedKind, Cache)>>,
+    pods: Cache,
+    claims: Cache,
 }
 
 /// The watches behind [`Stores`], handed to the controller as triggers.
 pub struct Watches {
-    pub managed: Vec<(&'static ManagedKind, ApiResource, Watch<DynamicObject>)>,
-    pub pods: Watch<Pod>,
-    pub claims: Watch<PersistentVolumeClaim>,
+    pub managed: Vec<(&'static ManagedKind, ApiResource, Watch<Cached>)>,
+    /// The pods and the claims, which map to their cluster by its label.
+    pub labelled: Vec<(ApiResource, Watch<Cached>)>,
 }
 
 impl Stores {
@@ -132,32 +160,36 @@ impl Stores {
             let resource = kind.api_resource();
             // Cluster-scoped kinds (PersistentVolumes) are watched everywhere; only plugins granted
             // them create any.
-            let api = match scope {
-                Scope::Namespace(ns) if kind.namespaced => Api::namespaced_with(client.clone(), ns, &resource),
-                _ => Api::all_with(client.clone(), &resource),
-            };
+            let api = scope.dynamic_api(client, &resource, kind.namespaced);
             let (store, watch) = reflect_with(api, resource.clone(), Some(&managed), true);
-            stores.push((kind, store));
+            stores.push((kind, Cache { resource: resource.clone(), store }));
             watches.push((kind, resource, watch));
         }
-        let (pods, w_pods) = reflect(scope.api(client), Some(&pod_selector()), true);
+        let (pods, w_pods) = Self::labelled(client, scope, ApiResource::erase::<Pod>(&()));
         // StatefulSet claims carry their template's labels (the pods' selector), not an owner.
-        let (claims, w_claims) = reflect(scope.api(client), Some(&pod_selector()), true);
+        let (claims, w_claims) = Self::labelled(client, scope, ApiResource::erase::<PersistentVolumeClaim>(&()));
         (
             Stores { managed: Arc::new(stores), pods, claims },
-            Watches { managed: watches, pods: w_pods, claims: w_claims },
+            Watches { managed: watches, labelled: vec![w_pods, w_claims] },
         )
+    }
+
+    /// A cache of the objects of a namespaced kind that carry the pods' labels.
+    fn labelled(client: &Client, scope: &Scope, resource: ApiResource) -> (Cache, (ApiResource, Watch<Cached>)) {
+        let api = scope.dynamic_api(client, &resource, true);
+        let (store, watch) = reflect_with(api, resource.clone(), Some(&pod_selector()), true);
+        (Cache { resource: resource.clone(), store }, (resource, watch))
     }
 
     /// Waits until every cache holds its first full listing.
     pub async fn ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        for (kind, store) in self.managed.iter() {
-            store.wait_until_ready().await?;
+        for (kind, cache) in self.managed.iter() {
+            cache.store.wait_until_ready().await?;
             tracing::debug!(kind = kind.kind, "cache synced");
         }
-        self.pods.wait_until_ready().await?;
+        self.pods.store.wait_until_ready().await?;
         tracing::debug!(kind = "Pod", "cache synced");
-        self.claims.wait_until_ready().await?;
+        self.claims.store.wait_until_ready().await?;
         tracing::debug!(kind = "PersistentVolumeClaim", "claims cache synced");
         Ok(())
     }
@@ -167,13 +199,11 @@ impl Stores {
     /// ([`ownership::belongs_to`]).
     pub fn managed(&self, cluster: &ClusterId) -> Vec<Value> {
         let mut out = Vec::new();
-        for (kind, store) in self.managed.iter() {
-            let mut objects: Vec<Value> = store
-                .state()
-                .iter()
-                .filter(|o| !kind.namespaced || o.metadata.namespace.as_deref() == Some(cluster.namespace.as_str()))
-                .filter(|o| labelled_for(o.as_ref(), &cluster.name))
-                .map(|o| typed_json(kind, o))
+        for (kind, cache) in self.managed.iter() {
+            let namespace = kind.namespaced.then_some(cluster.namespace.as_str());
+            let mut objects: Vec<Value> = cache
+                .labelled_for(namespace, &cluster.name)
+                .map(|o| o.to_json(&cache.resource))
                 .filter(|o| ownership::belongs_to(o, cluster))
                 .collect();
             objects.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
@@ -187,10 +217,8 @@ impl Stores {
         let mut out = self.managed(cluster);
         let mut pods: Vec<Value> = self
             .pods
-            .state()
-            .iter()
-            .filter(|p| of_cluster(p.as_ref(), cluster))
-            .map(|p| to_json(p.as_ref()))
+            .labelled_for(Some(&cluster.namespace), &cluster.name)
+            .map(|p| p.to_json(&self.pods.resource))
             .filter(|p| ownership::pod_belongs_to(p, &out))
             .collect();
         pods.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
@@ -202,7 +230,7 @@ impl Stores {
     /// first, and their pods outlive them for a while).
     pub fn labelled_pods(&self, cluster: &ClusterId) -> Vec<String> {
         let mut names: Vec<String> =
-            self.pods.state().iter().filter(|p| of_cluster(p.as_ref(), cluster)).map(|p| p.name_any()).collect();
+            self.pods.labelled_for(Some(&cluster.namespace), &cluster.name).map(|p| p.name_any()).collect();
         names.sort();
         names
     }
@@ -212,35 +240,17 @@ impl Stores {
     pub fn claims(&self, cluster: &ClusterId) -> Vec<Value> {
         let mut claims: Vec<Value> = self
             .claims
-            .state()
-            .iter()
-            .filter(|c| of_cluster(c.as_ref(), cluster) && !c.labels().contains_key(LABEL_MANAGED_BY))
-            .map(|c| to_json(c.as_ref()))
+            .labelled_for(Some(&cluster.namespace), &cluster.name)
+            .filter(|c| !c.labels().contains_key(LABEL_MANAGED_BY))
+            .map(|c| c.to_json(&self.claims.resource))
             .collect();
         claims.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
         claims
     }
 }
 
-/// A cached object as JSON with its type: list and watch items need not carry `apiVersion`/`kind`.
-fn typed_json(kind: &ManagedKind, object: &DynamicObject) -> Value {
-    let mut value = to_json(object);
-    value["apiVersion"] = Value::from(kind.api_version);
-    value["kind"] = Value::from(kind.kind);
-    value
-}
-
-/// In the cluster's namespace and labelled for it.
-fn of_cluster<K: Resource>(object: &K, cluster: &ClusterId) -> bool {
-    object.meta().namespace.as_deref() == Some(cluster.namespace.as_str()) && labelled_for(object, &cluster.name)
-}
-
 fn labelled_for<K: Resource>(object: &K, cluster: &str) -> bool {
     object.labels().get(LABEL_CLUSTER).map(String::as_str) == Some(cluster)
-}
-
-fn to_json<K: Serialize>(object: &K) -> Value {
-    serde_json::to_value(object).expect("API objects always serialize")
 }
 
 /// The ECSCluster an object belongs to, from its cluster label (pods and volumes carry no owner
@@ -253,8 +263,8 @@ pub fn cluster_of<K: Resource>(object: &K) -> Option<ObjectRef<ECSCluster>> {
 
 /// The ECSCluster a cluster-scoped object (a PersistentVolume) belongs to: its cluster label, and
 /// the namespace of the claim it reserves (it cannot carry an owner reference to a namespaced owner).
-pub fn cluster_of_cluster_scoped(object: &DynamicObject) -> Option<ObjectRef<ECSCluster>> {
+pub fn cluster_of_cluster_scoped(object: &Cached) -> Option<ObjectRef<ECSCluster>> {
     let cluster = object.labels().get(LABEL_CLUSTER)?;
-    let namespace = object.data.pointer("/spec/claimRef/namespace")?.as_str()?;
-    Some(ObjectRef::new(cluster).within(namespace))
+    let namespace = object.pointer("/spec/claimRef/namespace")?;
+    Some(ObjectRef::new(cluster).within(namespace.as_str()?))
 }

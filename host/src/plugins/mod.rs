@@ -21,6 +21,25 @@ use std::sync::Arc;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
+
+    #[cfg(test)]
+    mod tests {
+        /// The components' bytes are a block of whole 64 KiB windows (see build.rs): a start-up
+        /// that reads data next to them would make their first pages resident.
+        #[test]
+        fn the_components_fill_whole_fault_around_windows() {
+            const WINDOW: usize = 64 << 10;
+            let (first, last) = match (super::BUILTIN_PLUGINS.first(), super::BUILTIN_PLUGINS.last()) {
+                (Some(first), Some(last)) => (first.2, last.2),
+                _ => return, // built without `make plugins`: nothing embedded
+            };
+            assert_eq!(first.as_ptr() as usize % WINDOW, 0, "the block starts inside a window");
+            let end = last.as_ptr() as usize + last.len();
+            let block = std::mem::size_of_val(&super::COMPONENTS);
+            assert_eq!(block % WINDOW, 0, "the block ends inside a window");
+            assert!(end <= first.as_ptr() as usize + block, "a component lies outside the block");
+        }
+    }
 }
 
 /// Names of the component reconcilers, in the order they run.
